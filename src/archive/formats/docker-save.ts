@@ -1,0 +1,105 @@
+/**
+ * The classic `docker save` layout (Docker < 25, podman `save -m`): `manifest.json` lists
+ * each image's config file, tags and `<id>/layer.tar` entries; layers are uncompressed and
+ * their digests are the config's `rootfs.diff_ids`.
+ */
+import { isDigest, sha256, type Digest } from '../../oci/digest.js';
+import { normalizePlatform, type Platform } from '../../oci/platform.js';
+import { parseReference, type Reference } from '../../oci/reference.js';
+import { ArchiveError } from '../errors.js';
+import { isObject, isStringArray, readJsonDocument } from '../json.js';
+import type { SourceImage, SourceLayer } from '../model.js';
+import type { ArchiveContents } from '../scan.js';
+import { resolveLink } from '../tar.js';
+
+export const isDockerSave = (contents: ArchiveContents): boolean => contents.entries.has('manifest.json');
+
+export function readDockerSave(contents: ArchiveContents, warnings: string[]): SourceImage[] {
+  const manifest = readJsonDocument(contents, 'manifest.json', 'image list');
+  if (!Array.isArray(manifest)) {
+    throw new ArchiveError(contents.path, 'manifest.json is not a list of images: the archive is corrupt');
+  }
+  return manifest.map((item, position) => {
+    if (!isObject(item) || typeof item.Config !== 'string' || !isStringArray(item.Layers)) {
+      throw new ArchiveError(contents.path, `manifest.json entry ${position + 1} lacks Config or Layers: the archive is corrupt`);
+    }
+    const refs = parseRepoTags(item.RepoTags, contents.path, warnings);
+    const configName = item.Config;
+    const config = imageConfig(contents, configName);
+    if (config.diffIDs.length !== item.Layers.length) {
+      throw new ArchiveError(
+        contents.path,
+        `image ${describe(refs, configName)} lists ${item.Layers.length} layers but its config has ${config.diffIDs.length} diff_ids: the archive is corrupt`,
+      );
+    }
+    const layers: SourceLayer[] = item.Layers.map((name, i) => {
+      const entry = resolveLayerEntry(contents, name, describe(refs, configName));
+      return { entry, diffID: config.diffIDs[i]!, size: contents.entries.get(entry)!.size };
+    });
+    return { archive: contents.path, refs, platform: config.platform, config: config.blob, layers };
+  });
+}
+
+function parseRepoTags(value: unknown, archive: string, warnings: string[]): Reference[] {
+  if (value === null || value === undefined) return [];
+  if (!isStringArray(value)) throw new ArchiveError(archive, 'manifest.json has RepoTags that are not strings: the archive is corrupt');
+  return value.flatMap((tag) => {
+    try {
+      return [parseReference(tag)];
+    } catch (err) {
+      warnings.push(`${archive}: ignoring tag ${JSON.stringify(tag)}: ${(err as Error).message}`);
+      return [];
+    }
+  });
+}
+
+const describe = (refs: Reference[], configName: string): string =>
+  refs.length ? `${refs[0]!.repository}:${refs[0]!.tag}` : configName;
+
+interface ImageConfig {
+  blob: { bytes: Buffer; digest: Digest };
+  platform: Platform;
+  diffIDs: Digest[];
+}
+
+export function imageConfig(contents: ArchiveContents, name: string): ImageConfig {
+  const parsed = readJsonDocument(contents, name, 'image config');
+  const bytes = contents.documents.get(name)!;
+  if (!isObject(parsed) || !isObject(parsed.rootfs) || !Array.isArray(parsed.rootfs.diff_ids)) {
+    throw new ArchiveError(contents.path, `image config ${name} has no rootfs.diff_ids: the archive is corrupt`);
+  }
+  const diffIDs = parsed.rootfs.diff_ids;
+  if (!diffIDs.every(isDigest)) {
+    throw new ArchiveError(contents.path, `image config ${name} has a malformed diff_id: the archive is corrupt`);
+  }
+  if (typeof parsed.architecture !== 'string' || typeof parsed.os !== 'string') {
+    throw new ArchiveError(contents.path, `image config ${name} does not say its os and architecture: the archive is corrupt`);
+  }
+  const platform = normalizePlatform({
+    os: parsed.os,
+    architecture: parsed.architecture,
+    variant: typeof parsed.variant === 'string' ? parsed.variant : undefined,
+  });
+  return { blob: { bytes, digest: sha256(bytes) }, platform, diffIDs };
+}
+
+/** Follows links from a layer's entry to the file holding it, staying inside the archive. */
+function resolveLayerEntry(contents: ArchiveContents, name: string, image: string): string {
+  let current = name;
+  for (let hops = 0; hops < 16; hops++) {
+    const entry = contents.entries.get(current);
+    if (!entry) {
+      throw new ArchiveError(contents.path, `image ${image} names layer ${name}, which is not in the archive: the bundle is incomplete; re-create or re-download it`);
+    }
+    if (entry.type === 'file') return current;
+    if ((entry.type !== 'symlink' && entry.type !== 'link') || entry.linkname === undefined) {
+      throw new ArchiveError(contents.path, `layer ${name} of image ${image} is not a file: the archive is corrupt`);
+    }
+    const target = resolveLink(current, entry.linkname, entry.type);
+    if (target === null) {
+      throw new ArchiveError(contents.path, `layer ${name} of image ${image} is a link to ${entry.linkname}, outside the archive: refusing it; the archive is not trustworthy`);
+    }
+    current = target;
+  }
+  throw new ArchiveError(contents.path, `layer ${name} of image ${image} is a loop of links: the archive is corrupt`);
+}

@@ -1,0 +1,36 @@
+/**
+ * The neutral model every archive format is read into: what the planner needs to know
+ * about each image, and where in which archive each piece lives.
+ */
+import type { Digest } from '../oci/digest.js';
+import type { Platform } from '../oci/platform.js';
+import type { Reference } from '../oci/reference.js';
+import type { Compression } from './open.js';
+
+export interface SourceLayer {
+  /** Archive entry holding the layer (links already resolved). */
+  entry: string;
+  /** sha256 of the uncompressed layer tar, from the image config. */
+  diffID: Digest;
+  /** Size of the entry in the archive. */
+  size: number;
+}
+
+export interface SourceImage {
+  archive: string;
+  /** Tags the archive gives the image (e.g. RepoTags), fully qualified. */
+  refs: Reference[];
+  platform: Platform;
+  config: { bytes: Buffer; digest: Digest };
+  layers: SourceLayer[];
+}
+
+export interface ScannedArchive {
+  path: string;
+  compression: Compression;
+  format: string;
+  /** Size of the file on disk. */
+  fileSize: number;
+  images: SourceImage[];
+  warnings: string[];
+}

@@ -1,0 +1,87 @@
+/**
+ * First pass over an archive: list its entries and keep the small JSON documents
+ * (manifests, configs, indexes) in memory, skipping layer bodies. Every producer writes
+ * its metadata at the END of the tar, so nothing can be planned before this pass ends.
+ */
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { ArchiveError } from './errors.js';
+import { type Compression, detectCompression, openTarStream } from './open.js';
+import { type TarEntry, walkTar } from './tar.js';
+
+/** Largest metadata document read into memory (manifest.json, index.json, configs). */
+export const metadataCap = 16 * 1024 * 1024;
+
+export interface ArchiveContents {
+  path: string;
+  compression: Compression;
+  fileSize: number;
+  entries: Map<string, TarEntry>;
+  /** Bodies of small entries that look like JSON, by entry name. */
+  documents: Map<string, Buffer>;
+  /** Entries whose names were unsafe (absolute, `..`) and are ignored. */
+  unsafeNames: string[];
+}
+
+export async function scanArchive(path: string, onRawBytes?: (n: number) => void): Promise<ArchiveContents> {
+  const compression = await detectCompression(path);
+  const { size: fileSize } = await stat(path);
+  const contents: ArchiveContents = {
+    path,
+    compression,
+    fileSize,
+    entries: new Map(),
+    documents: new Map(),
+    unsafeNames: [],
+  };
+  try {
+    await walkTar(openTarStream(path, compression, onRawBytes), async (entry, body) => {
+      if (entry.name === null) {
+        contents.unsafeNames.push(entry.rawName);
+        return;
+      }
+      contents.entries.set(entry.name, entry);
+      if (entry.type === 'file' && entry.size > 0 && entry.size <= metadataCap) {
+        const document = await readIfJson(body);
+        if (document) contents.documents.set(entry.name, document);
+      }
+    });
+  } catch (err) {
+    throw readFailure(path, err);
+  }
+  if (contents.entries.size === 0) {
+    throw new ArchiveError(path, 'the archive holds no entries: re-copy the bundle');
+  }
+  return contents;
+}
+
+/** Reads the body whole if its first byte opens a JSON object or array; otherwise drains it. */
+function readIfJson(body: Readable): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let json: boolean | undefined;
+    body.on('data', (chunk: Buffer) => {
+      json ??= looksLikeJson(chunk);
+      if (json) chunks.push(chunk);
+    });
+    body.on('end', () => resolve(json ? Buffer.concat(chunks) : undefined));
+  });
+}
+
+const looksLikeJson = (chunk: Buffer): boolean => {
+  const first = chunk.subarray(0, 64).toString('latin1').trimStart()[0];
+  return first === '{' || first === '[';
+};
+
+/** Turns zlib/tar stream failures into one line a user can act on. */
+export function readFailure(path: string, err: unknown): Error {
+  if (err instanceof ArchiveError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/unexpected end|premature|truncated/i.test(message)) {
+    return new ArchiveError(path, `the archive is truncated (${message}): re-copy or re-download it`);
+  }
+  if (/incorrect header check|invalid|unknown compression|header/i.test(message)) {
+    return new ArchiveError(path, `the archive is corrupt (${message}): re-copy or re-download it`);
+  }
+  return new ArchiveError(path, `cannot read the archive: ${message}`);
+}

@@ -1,0 +1,26 @@
+/** Reading the CLI's auxiliary inputs: image lists and secrets on stdin. */
+import { readFile } from 'node:fs/promises';
+import { parseReference, type Reference } from '../oci/reference.js';
+import { UsageError } from './errors.js';
+
+/** k3s-images.txt style: one reference per line; blank lines and `#` comments ignored. */
+export async function readImageList(file: string): Promise<Reference[]> {
+  const text = await readFile(file, 'utf8').catch((err: Error) => {
+    throw new UsageError(`cannot read image list ${file}: ${err.message}`);
+  });
+  return text.split('\n').flatMap((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return [];
+    try {
+      return [parseReference(line)];
+    } catch (err) {
+      throw new UsageError(`${file}:${i + 1}: ${(err as Error).message}`);
+    }
+  });
+}
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}

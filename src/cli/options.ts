@@ -1,0 +1,31 @@
+/** Option groups shared by the commands that talk to a registry or print results. */
+import type { Argv } from 'yargs';
+
+export interface ConnectionArgs {
+  registry: string;
+  'plain-http'?: boolean;
+  insecure?: boolean;
+  'ca-file'?: string;
+  username?: string;
+  'password-stdin'?: boolean;
+}
+
+export interface OutputArgs {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export const connectionOptions = <T>(y: Argv<T>) =>
+  y
+    .option('registry', { type: 'string', demandOption: true, describe: 'target registry: HOST[:PORT][/NAMESPACE]' })
+    .option('plain-http', { type: 'boolean', describe: 'talk HTTP instead of HTTPS' })
+    .option('insecure', { type: 'boolean', describe: 'HTTPS without certificate verification' })
+    .option('ca-file', { type: 'string', describe: 'PEM file with CA certificates to trust' })
+    .option('username', { type: 'string', describe: 'registry user name' })
+    .option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' })
+    .conflicts('plain-http', 'insecure');
+
+export const outputOptions = <T>(y: Argv<T>) =>
+  y
+    .option('json', { type: 'boolean', describe: 'print one JSON document with the result on stdout' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress on stderr' });

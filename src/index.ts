@@ -1,0 +1,9 @@
+/** The airlift library: everything the CLI does, as functions that return results and emit events. */
+export { load, planLoad, type LoadOptions, type LoadResult } from './load/load.js';
+export type { LoadEvent, EventSink, Phase } from './load/events.js';
+export type { PublishedImage } from './load/tags.js';
+export { RegistryClient, type RegistryOptions } from './registry/client.js';
+export { RegistryError } from './registry/errors.js';
+export { ArchiveError } from './archive/errors.js';
+export { parseReference, formatReference, parseTargetRegistry, targetReference } from './oci/reference.js';
+export { parsePlatform, formatPlatform, normalizePlatform, type Platform } from './oci/platform.js';

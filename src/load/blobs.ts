@@ -1,0 +1,64 @@
+/**
+ * Getting a blob into every repository that needs it with the fewest bytes sent: HEAD
+ * first, upload once, then cross-repository mounts from where it already is.
+ */
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { BlobAction, EventSink } from './events.js';
+
+export interface BlobPlacement {
+  client: RegistryClient;
+  emit: EventSink;
+  /** Counts blob bytes actually sent. */
+  onUploaded: (bytes: number) => void;
+}
+
+export interface Blob {
+  kind: 'layer' | 'config';
+  digest: Digest;
+  size: number;
+  open: () => Buffer | Readable;
+}
+
+/** Puts the blob into each repository in turn; the first that gets it is the mount source. */
+export async function placeBlob(ctx: BlobPlacement, blob: Blob, repositories: string[]): Promise<void> {
+  let holder: string | undefined;
+  for (const repository of repositories) {
+    const action = await placeInRepository(ctx, blob, repository, holder);
+    ctx.emit({ type: 'blob', action, kind: blob.kind, digest: blob.digest, size: blob.size, repository });
+    holder ??= repository;
+  }
+}
+
+async function placeInRepository(ctx: BlobPlacement, blob: Blob, repository: string, holder?: string): Promise<BlobAction> {
+  if ((await ctx.client.blobSize(repository, blob.digest)) === blob.size) return 'skipped';
+  if (holder && (await ctx.client.mountBlob(repository, blob.digest, holder))) return 'mounted';
+  await ctx.client.uploadBlob(repository, blob.digest, blob.size, blob.open);
+  ctx.onUploaded(blob.size);
+  return 'uploaded';
+}
+
+/** Where a blob already known by digest is, without reading any data: the repositories that lack it. */
+export async function mountKnownBlob(ctx: BlobPlacement, blob: Omit<Blob, 'open'>, repositories: string[]): Promise<string[]> {
+  let holder: string | undefined;
+  const missing: string[] = [];
+  for (const repository of repositories) {
+    if ((await ctx.client.blobSize(repository, blob.digest)) === blob.size) {
+      holder ??= repository;
+      ctx.emit({ type: 'blob', action: 'skipped', kind: blob.kind, digest: blob.digest, size: blob.size, repository });
+    } else {
+      missing.push(repository);
+    }
+  }
+  if (!holder) return missing;
+  const stillMissing: string[] = [];
+  for (const repository of missing) {
+    if (await ctx.client.mountBlob(repository, blob.digest, holder)) {
+      ctx.emit({ type: 'blob', action: 'mounted', kind: blob.kind, digest: blob.digest, size: blob.size, repository });
+    } else {
+      stillMissing.push(repository);
+    }
+  }
+  return stillMissing;
+}

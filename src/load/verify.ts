@@ -1,0 +1,80 @@
+/**
+ * Reading back what a registry holds under a manifest: the manifest's bytes match its
+ * digest, the config exists and names the platform the index claims, every layer exists
+ * with the right size. Used after every push and by `airlift verify`.
+ */
+import { type Digest, isDigest, sha256, shortDigest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { isIndexType, isManifestType } from '../oci/media-types.js';
+import { formatPlatform, normalizePlatform, type Platform } from '../oci/platform.js';
+import type { RegistryClient } from '../registry/client.js';
+
+export interface ImageCheck {
+  problems: string[];
+  /** The platform the image's config declares, when the config could be read. */
+  configPlatform?: Platform;
+  configDigest?: Digest;
+}
+
+/** Checks one image manifest (a child of an index) and everything it references. */
+export async function verifyImage(client: RegistryClient, repository: string, descriptor: Descriptor): Promise<ImageCheck> {
+  const where = `${repository}@${shortDigest(descriptor.digest)}`;
+  const manifest = await client.getManifest(repository, descriptor.digest);
+  if (!manifest) return { problems: [`manifest ${where} is missing`] };
+  const problems: string[] = [];
+  if (manifest.digest !== descriptor.digest) problems.push(`manifest ${where} has digest ${manifest.digest}`);
+  if (manifest.bytes.length !== descriptor.size) problems.push(`manifest ${where} is ${manifest.bytes.length} bytes, the index says ${descriptor.size}`);
+  const parsed = parseJson(manifest.bytes) as { mediaType?: string; config?: Descriptor; layers?: Descriptor[] } | undefined;
+  if (!parsed || !isDescriptor(parsed.config) || !Array.isArray(parsed.layers) || !parsed.layers.every(isDescriptor)) {
+    return { problems: [...problems, `manifest ${where} is not an image manifest`] };
+  }
+  if (!isManifestType(parsed.mediaType ?? manifest.mediaType)) problems.push(`manifest ${where} has media type ${parsed.mediaType ?? manifest.mediaType}`);
+  const check: ImageCheck = { problems, configDigest: parsed.config.digest };
+  const config = await client.getBlob(repository, parsed.config.digest).catch(() => undefined);
+  if (!config) {
+    problems.push(`config ${shortDigest(parsed.config.digest)} of ${where} is missing`);
+  } else if (sha256(config) !== parsed.config.digest || config.length !== parsed.config.size) {
+    problems.push(`config ${shortDigest(parsed.config.digest)} of ${where} does not match its digest or size`);
+  } else {
+    check.configPlatform = configPlatform(config);
+    if (descriptor.platform && check.configPlatform && formatPlatform(check.configPlatform) !== formatPlatform(normalizePlatform(descriptor.platform))) {
+      problems.push(`${where} is listed as ${formatPlatform(descriptor.platform)} but its config says ${formatPlatform(check.configPlatform)}`);
+    }
+  }
+  const sizes = await Promise.all(parsed.layers.map((layer) => client.blobSize(repository, layer.digest)));
+  parsed.layers.forEach((layer, i) => {
+    if (sizes[i] === undefined) problems.push(`layer ${shortDigest(layer.digest)} of ${where} is missing`);
+    else if (sizes[i] !== layer.size) problems.push(`layer ${shortDigest(layer.digest)} of ${where} is ${sizes[i]} bytes, the manifest says ${layer.size}`);
+  });
+  return check;
+}
+
+/** The entries of an index document, or undefined when the bytes are not an index. */
+export function indexEntries(bytes: Buffer, mediaType: string): Descriptor[] | undefined {
+  const parsed = parseJson(bytes) as { mediaType?: string; manifests?: unknown[] } | undefined;
+  if (!parsed || !isIndexType(parsed.mediaType ?? mediaType) || !Array.isArray(parsed.manifests)) return undefined;
+  return parsed.manifests.filter(isDescriptor);
+}
+
+export function configPlatform(config: Buffer): Platform | undefined {
+  const parsed = parseJson(config) as { os?: unknown; architecture?: unknown; variant?: unknown } | undefined;
+  if (typeof parsed?.os !== 'string' || typeof parsed.architecture !== 'string') return undefined;
+  return normalizePlatform({
+    os: parsed.os,
+    architecture: parsed.architecture,
+    variant: typeof parsed.variant === 'string' ? parsed.variant : undefined,
+  });
+}
+
+function isDescriptor(value: unknown): value is Descriptor {
+  const d = value as Descriptor | undefined;
+  return typeof d === 'object' && d !== null && isDigest(d.digest) && Number.isSafeInteger(d.size) && typeof d.mediaType === 'string';
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,39 @@
+/** Builders for OCI image manifests and indexes, serialised once so digests are stable. */
+import { type Digest, sha256 } from './digest.js';
+import { MediaType } from './media-types.js';
+import type { Platform } from './platform.js';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  platform?: Platform;
+  annotations?: Record<string, string>;
+}
+
+/** A document ready to push: the exact bytes, their digest and media type. */
+export interface Document {
+  bytes: Buffer;
+  digest: Digest;
+  mediaType: string;
+}
+
+export function toDocument(value: object, mediaType: string): Document {
+  const bytes = Buffer.from(JSON.stringify(value));
+  return { bytes, digest: sha256(bytes), mediaType };
+}
+
+export const descriptorOf = (doc: Document, platform?: Platform): Descriptor => ({
+  mediaType: doc.mediaType,
+  digest: doc.digest,
+  size: doc.bytes.length,
+  ...(platform ? { platform } : {}),
+});
+
+export function imageManifest(config: Descriptor, layers: Descriptor[]): Document {
+  return toDocument({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers }, MediaType.ociManifest);
+}
+
+export function imageIndex(manifests: Descriptor[]): Document {
+  return toDocument({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex);
+}

@@ -1,0 +1,27 @@
+/** Media types of the OCI image spec and their Docker schema2 equivalents. */
+export const MediaType = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+} as const;
+
+export const isIndexType = (mediaType: string | undefined): boolean =>
+  mediaType === MediaType.ociIndex || mediaType === MediaType.dockerList;
+
+export const isManifestType = (mediaType: string | undefined): boolean =>
+  mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
+
+/** What a registry's Accept header should list to get any manifest or index back unchanged. */
+export const manifestAccept = [
+  MediaType.ociIndex,
+  MediaType.ociManifest,
+  MediaType.dockerList,
+  MediaType.dockerManifest,
+].join(', ');
