@@ -5,7 +5,11 @@ import { metadataCap } from './scan.js';
 
 export function readJsonDocument(contents: ArchiveContents, name: string, what: string): unknown {
   const entry = contents.entries.get(name);
-  if (!entry) throw new ArchiveError(contents.path, `${what} ${name} is missing from the archive: the bundle is incomplete; re-create or re-download it`);
+  if (!entry)
+    throw new ArchiveError(
+      contents.path,
+      `${what} ${name} is missing from the archive: the bundle is incomplete; re-create or re-download it`,
+    );
   if (entry.size > metadataCap) {
     throw new ArchiveError(
       contents.path,
@@ -24,5 +28,4 @@ export function readJsonDocument(contents: ArchiveContents, name: string, what: 
 export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const isStringArray = (value: unknown): value is string[] =>
-  Array.isArray(value) && value.every((v) => typeof v === 'string');
+export const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');

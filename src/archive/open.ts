@@ -35,11 +35,7 @@ export async function detectCompression(file: string): Promise<Compression> {
 }
 
 /** The decompressed tar byte stream; `onRawBytes` reports progress in file bytes. */
-export function openTarStream(
-  file: string,
-  compression: Compression,
-  onRawBytes?: (n: number) => void,
-): Readable {
+export function openTarStream(file: string, compression: Compression, onRawBytes?: (n: number) => void): Readable {
   const raw = createReadStream(file, { highWaterMark: readHighWaterMark });
   if (onRawBytes) raw.on('data', (chunk) => onRawBytes(chunk.length));
   switch (compression) {

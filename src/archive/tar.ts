@@ -19,10 +19,7 @@ export interface TarEntry {
 }
 
 /** Visits every entry; `visit` must consume or drain `body` (it is drained if left unread). */
-export async function walkTar(
-  tarBytes: Readable,
-  visit: (entry: TarEntry, body: Readable) => Promise<void>,
-): Promise<void> {
+export async function walkTar(tarBytes: Readable, visit: (entry: TarEntry, body: Readable) => Promise<void>): Promise<void> {
   const extract = tar.extract();
   await new Promise<void>((resolve, reject) => {
     const fail = (err: Error) => {

@@ -23,10 +23,20 @@ export const loadCommand = {
       .positional('archives', { type: 'string', array: true, demandOption: true, describe: 'bundle files (.tar, .tar.gz), in any order' })
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
-      .option('compression-level', { type: 'number', default: 1, describe: 'gzip level (1-9) for layers stored uncompressed in the bundles' })
-      .example('$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.gz', 'amd64 + arm64 + arm bundles → one multi-arch tag per image')
+      .option('compression-level', {
+        type: 'number',
+        default: 1,
+        describe: 'gzip level (1-9) for layers stored uncompressed in the bundles',
+      })
+      .example(
+        '$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.gz',
+        'amd64 + arm64 + arm bundles → one multi-arch tag per image',
+      )
       .example('$0 load --registry 127.0.0.1:5000 --plain-http --image-list k3s-images.txt *.tar.gz', 'only the listed images, over HTTP')
-      .example('$0 load --registry reg.example.com/mirror --json bundle.tar.gz > result.json', 'under a namespace, machine-readable result'),
+      .example(
+        '$0 load --registry reg.example.com/mirror --json bundle.tar.gz > result.json',
+        'under a namespace, machine-readable result',
+      ),
   handler: async (args: LoadArgs): Promise<void> => {
     process.exitCode = await runLoad(args);
   },
@@ -34,34 +44,34 @@ export const loadCommand = {
 
 async function runLoad(args: LoadArgs): Promise<number> {
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
-    if (!Number.isInteger(args['compression-level']) || args['compression-level'] < 1 || args['compression-level'] > 9) {
-      throw new UsageError('--compression-level must be 1-9');
-    }
-    const renderer = createRenderer({ quiet: args.quiet });
-    let result: LoadResult;
-    try {
-      result = await load({
-        archives: args.archives,
-        registry: args.registry,
-        plainHttp: args['plain-http'],
-        insecure: args.insecure,
-        caFile: args['ca-file'],
-        credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
-        imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
-        concurrency: args.concurrency,
-        compressionLevel: args['compression-level'],
-        onEvent: (event) => renderer.onEvent(event),
-      });
-    } finally {
-      renderer.stop();
-    }
-    if (args.json) {
-      const { images, bytesUploaded, durationMs, failures, warnings } = result;
-      process.stdout.write(`${JSON.stringify({ images, bytesUploaded, durationMs, failures, warnings }, null, 2)}\n`);
-    } else {
-      process.stdout.write(summary(result));
-    }
-    return result.failures.length ? ExitCode.failed : ExitCode.ok;
+  if (!Number.isInteger(args['compression-level']) || args['compression-level'] < 1 || args['compression-level'] > 9) {
+    throw new UsageError('--compression-level must be 1-9');
+  }
+  const renderer = createRenderer({ quiet: args.quiet });
+  let result: LoadResult | undefined;
+  try {
+    result = await load({
+      archives: args.archives,
+      registry: args.registry,
+      plainHttp: args['plain-http'],
+      insecure: args.insecure,
+      caFile: args['ca-file'],
+      credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
+      imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
+      concurrency: args.concurrency,
+      compressionLevel: args['compression-level'],
+      onEvent: (event) => renderer.onEvent(event),
+    });
+  } finally {
+    renderer.stop(result !== undefined);
+  }
+  if (args.json) {
+    const { images, bytesUploaded, durationMs, failures, warnings } = result;
+    process.stdout.write(`${JSON.stringify({ images, bytesUploaded, durationMs, failures, warnings }, null, 2)}\n`);
+  } else {
+    process.stdout.write(summary(result));
+  }
+  return result.failures.length ? ExitCode.failed : ExitCode.ok;
 }
 
 function summary(result: LoadResult): string {

@@ -12,7 +12,12 @@ import { loadCommand } from './load-command.js';
 const debug = process.argv.includes('--debug');
 
 function report(err: unknown): number {
-  const known = err instanceof ArchiveError || err instanceof RegistryError || err instanceof PlanError || err instanceof UsageError || err instanceof ReferenceError;
+  const known =
+    err instanceof ArchiveError ||
+    err instanceof RegistryError ||
+    err instanceof PlanError ||
+    err instanceof UsageError ||
+    err instanceof ReferenceError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`airlift: ${message}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);

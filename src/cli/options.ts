@@ -15,9 +15,17 @@ export interface OutputArgs {
   quiet?: boolean;
 }
 
+/** A repeated option counts once, the last time, as in most CLIs. */
+const lastValue = (value: string | string[]): string => (Array.isArray(value) ? value[value.length - 1]! : value);
+
 export const connectionOptions = <T>(y: Argv<T>) =>
   y
-    .option('registry', { type: 'string', demandOption: true, describe: 'target registry: HOST[:PORT][/NAMESPACE]' })
+    .option('registry', {
+      type: 'string',
+      demandOption: true,
+      describe: 'target registry: HOST[:PORT][/NAMESPACE]',
+      coerce: lastValue,
+    })
     .option('plain-http', { type: 'boolean', describe: 'talk HTTP instead of HTTPS' })
     .option('insecure', { type: 'boolean', describe: 'HTTPS without certificate verification' })
     .option('ca-file', { type: 'string', describe: 'PEM file with CA certificates to trust' })

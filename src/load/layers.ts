@@ -53,31 +53,37 @@ export async function publishLayers(
       const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.entry, l]));
       if (byEntry.size === 0) return;
       try {
-        await readEntries(archive.path, archive.compression, new Set(byEntry.keys()), async (entry, body) => {
-          const layer = byEntry.get(entry)!;
-          const spool = join(ctx.spoolDir, digestHex(layer.diffID));
-          const blob = await compressToSpool(body, spool, ctx.compressionLevel);
-          if (blob.diffID !== layer.diffID) {
-            outcomes.set(layer.diffID, { error: corruptLayer(archive.path, entry, layer.diffID, blob.diffID) });
-            await rm(spool, { force: true });
-            return;
-          }
-          // Uploads go on while the archive is read further; the limiter bounds spooled files.
-          pending.push(
-            uploads(async () => {
-              try {
-                const compressed = { digest: blob.digest, size: blob.size };
-                await placeBlob(ctx, { kind: 'layer', ...compressed, open: () => createReadStream(spool) }, layer.repositories);
-                ctx.cache.set(layer.diffID, compressionKey(ctx.compressionLevel), compressed);
-                outcomes.set(layer.diffID, { blob: compressed });
-              } catch (err) {
-                outcomes.set(layer.diffID, { error: (err as Error).message });
-              } finally {
-                await rm(spool, { force: true });
-              }
-            }),
-          );
-        }, ctx.onRawBytes);
+        await readEntries(
+          archive.path,
+          archive.compression,
+          new Set(byEntry.keys()),
+          async (entry, body) => {
+            const layer = byEntry.get(entry)!;
+            const spool = join(ctx.spoolDir, digestHex(layer.diffID));
+            const blob = await compressToSpool(body, spool, ctx.compressionLevel);
+            if (blob.diffID !== layer.diffID) {
+              outcomes.set(layer.diffID, { error: corruptLayer(archive.path, entry, layer.diffID, blob.diffID) });
+              await rm(spool, { force: true });
+              return;
+            }
+            // Uploads go on while the archive is read further; the limiter bounds spooled files.
+            pending.push(
+              uploads(async () => {
+                try {
+                  const compressed = { digest: blob.digest, size: blob.size };
+                  await placeBlob(ctx, { kind: 'layer', ...compressed, open: () => createReadStream(spool) }, layer.repositories);
+                  ctx.cache.set(layer.diffID, compressionKey(ctx.compressionLevel), compressed);
+                  outcomes.set(layer.diffID, { blob: compressed });
+                } catch (err) {
+                  outcomes.set(layer.diffID, { error: (err as Error).message });
+                } finally {
+                  await rm(spool, { force: true });
+                }
+              }),
+            );
+          },
+          ctx.onRawBytes,
+        );
       } catch (err) {
         for (const layer of byEntry.values()) {
           if (!outcomes.has(layer.diffID)) outcomes.set(layer.diffID, { error: (err as Error).message });

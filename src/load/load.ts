@@ -56,7 +56,13 @@ export async function planLoad(options: LoadOptions, emit: EventSink = () => {})
   };
   const archives = await Promise.all(options.archives.map((path) => readArchive(path, onRawBytes)));
   for (const archive of archives) {
-    emit({ type: 'archive', archive: archive.path, format: archive.format, compression: archive.compression, images: archive.images.length });
+    emit({
+      type: 'archive',
+      archive: archive.path,
+      format: archive.format,
+      compression: archive.compression,
+      images: archive.images.length,
+    });
     for (const message of archive.warnings) emit({ type: 'warning', message });
   }
   emit({ type: 'phase', phase: 'planning' });

@@ -59,7 +59,9 @@ export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, im
   if (wanted) {
     const missing = [...wanted].filter((name) => !found.has(name));
     if (missing.length) {
-      throw new PlanError(`${missing.length} image(s) of the image list are in none of the archives: ${missing.join(', ')}; add the bundles that hold them or remove them from the list`);
+      throw new PlanError(
+        `${missing.length} image(s) of the image list are in none of the archives: ${missing.join(', ')}; add the bundles that hold them or remove them from the list`,
+      );
     }
   }
   const tagPlans = [...tags.values()].sort((a, b) => a.targetName.localeCompare(b.targetName));

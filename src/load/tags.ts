@@ -48,9 +48,17 @@ export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<D
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
   return {
     target: tag.targetName,
-    sources: tag.images.map((image) => ({ archive: image.source.archive, ref: formatReference(image.sourceRef), platform: image.platform })),
+    sources: tag.images.map((image) => ({
+      archive: image.source.archive,
+      ref: formatReference(image.sourceRef),
+      platform: image.platform,
+    })),
     indexDigest: index.digest,
-    platforms: tag.images.map((image, i) => ({ platform: image.platform, manifestDigest: children[i]!.digest, configDigest: image.source.config.digest })),
+    platforms: tag.images.map((image, i) => ({
+      platform: image.platform,
+      manifestDigest: children[i]!.digest,
+      configDigest: image.source.config.digest,
+    })),
   };
 }
 
@@ -77,6 +85,8 @@ async function asEntry(ctx: BlobPlacement, repository: string, manifest: Documen
 async function readBack(ctx: BlobPlacement, tag: TagPlan, index: Document): Promise<void> {
   const stored = await ctx.client.getManifest(tag.repository, tag.target.tag!);
   if (stored?.digest !== index.digest) {
-    throw new TagError(`the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${tag.targetName} right after it was pushed as ${index.digest}`);
+    throw new TagError(
+      `the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${tag.targetName} right after it was pushed as ${index.digest}`,
+    );
   }
 }

@@ -23,12 +23,14 @@ export async function verifyImage(client: RegistryClient, repository: string, de
   if (!manifest) return { problems: [`manifest ${where} is missing`] };
   const problems: string[] = [];
   if (manifest.digest !== descriptor.digest) problems.push(`manifest ${where} has digest ${manifest.digest}`);
-  if (manifest.bytes.length !== descriptor.size) problems.push(`manifest ${where} is ${manifest.bytes.length} bytes, the index says ${descriptor.size}`);
+  if (manifest.bytes.length !== descriptor.size)
+    problems.push(`manifest ${where} is ${manifest.bytes.length} bytes, the index says ${descriptor.size}`);
   const parsed = parseJson(manifest.bytes) as { mediaType?: string; config?: Descriptor; layers?: Descriptor[] } | undefined;
   if (!parsed || !isDescriptor(parsed.config) || !Array.isArray(parsed.layers) || !parsed.layers.every(isDescriptor)) {
     return { problems: [...problems, `manifest ${where} is not an image manifest`] };
   }
-  if (!isManifestType(parsed.mediaType ?? manifest.mediaType)) problems.push(`manifest ${where} has media type ${parsed.mediaType ?? manifest.mediaType}`);
+  if (!isManifestType(parsed.mediaType ?? manifest.mediaType))
+    problems.push(`manifest ${where} has media type ${parsed.mediaType ?? manifest.mediaType}`);
   const check: ImageCheck = { problems, configDigest: parsed.config.digest };
   const config = await client.getBlob(repository, parsed.config.digest).catch(() => undefined);
   if (!config) {
@@ -37,14 +39,21 @@ export async function verifyImage(client: RegistryClient, repository: string, de
     problems.push(`config ${shortDigest(parsed.config.digest)} of ${where} does not match its digest or size`);
   } else {
     check.configPlatform = configPlatform(config);
-    if (descriptor.platform && check.configPlatform && formatPlatform(check.configPlatform) !== formatPlatform(normalizePlatform(descriptor.platform))) {
-      problems.push(`${where} is listed as ${formatPlatform(descriptor.platform)} but its config says ${formatPlatform(check.configPlatform)}`);
+    if (
+      descriptor.platform &&
+      check.configPlatform &&
+      formatPlatform(check.configPlatform) !== formatPlatform(normalizePlatform(descriptor.platform))
+    ) {
+      problems.push(
+        `${where} is listed as ${formatPlatform(descriptor.platform)} but its config says ${formatPlatform(check.configPlatform)}`,
+      );
     }
   }
   const sizes = await Promise.all(parsed.layers.map((layer) => client.blobSize(repository, layer.digest)));
   parsed.layers.forEach((layer, i) => {
     if (sizes[i] === undefined) problems.push(`layer ${shortDigest(layer.digest)} of ${where} is missing`);
-    else if (sizes[i] !== layer.size) problems.push(`layer ${shortDigest(layer.digest)} of ${where} is ${sizes[i]} bytes, the manifest says ${layer.size}`);
+    else if (sizes[i] !== layer.size)
+      problems.push(`layer ${shortDigest(layer.digest)} of ${where} is ${sizes[i]} bytes, the manifest says ${layer.size}`);
   });
   return check;
 }

@@ -19,9 +19,4 @@ export const isManifestType = (mediaType: string | undefined): boolean =>
   mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
 
 /** What a registry's Accept header should list to get any manifest or index back unchanged. */
-export const manifestAccept = [
-  MediaType.ociIndex,
-  MediaType.ociManifest,
-  MediaType.dockerList,
-  MediaType.dockerManifest,
-].join(', ');
+export const manifestAccept = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest].join(', ');

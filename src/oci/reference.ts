@@ -46,9 +46,7 @@ export function parseReference(text: string): Reference {
   if (dockerHubAliases.has(registry)) registry = dockerHub;
   if (registry === dockerHub && parts.length === 1) parts.unshift('library');
   if (parts.length === 0 || !parts.every((p) => componentPattern.test(p))) {
-    throw new ReferenceError(
-      `invalid image reference "${input}": repository names are lowercase letters, digits and separators`,
-    );
+    throw new ReferenceError(`invalid image reference "${input}": repository names are lowercase letters, digits and separators`);
   }
   return { registry, repository: parts.join('/'), tag, digest };
 }
@@ -65,7 +63,10 @@ export interface TargetRegistry {
 }
 
 export function parseTargetRegistry(text: string): TargetRegistry {
-  const trimmed = text.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
+  const trimmed = text
+    .trim()
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/+$/, '');
   const [host, ...ns] = trimmed.split('/');
   if (!host || !/^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) {
     throw new ReferenceError(`invalid --registry "${text}": expected HOST[:PORT][/NAMESPACE], e.g. registry.local:5000`);
@@ -86,4 +87,3 @@ export function targetReference(source: Reference, target: TargetRegistry): Refe
   const repository = target.namespace ? `${target.namespace}/${source.repository}` : source.repository;
   return { registry: target.host, repository, tag: source.tag ?? (source.digest ? undefined : 'latest'), digest: source.digest };
 }
-

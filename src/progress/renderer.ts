@@ -9,8 +9,8 @@ import { formatBytes, rateAndEta } from './format.js';
 
 export interface Renderer {
   onEvent(event: LoadEvent): void;
-  /** Stops any animation; call before printing results. */
-  stop(): void;
+  /** Stops any animation, with a closing line when the run got to the end; call before printing results. */
+  stop(completed: boolean): void;
 }
 
 export interface RendererOptions {
@@ -70,7 +70,9 @@ class LineRenderer implements Renderer {
         const now = Date.now();
         if (now - this.lastReadLine < 2000 && event.bytes < event.total) return;
         this.lastReadLine = now;
-        return this.line(`read ${formatBytes(event.bytes)} of ${formatBytes(event.total)} ${rateAndEta(event.bytes, event.total, now - this.started)}`.trimEnd());
+        return this.line(
+          `read ${formatBytes(event.bytes)} of ${formatBytes(event.total)} ${rateAndEta(event.bytes, event.total, now - this.started)}`.trimEnd(),
+        );
       }
       case 'blob':
         return this.line(`${event.kind} ${shortDigest(event.digest)} ${event.action} (${formatBytes(event.size)}) in ${event.repository}`);
@@ -83,8 +85,8 @@ class LineRenderer implements Renderer {
     }
   }
 
-  stop(): void {
-    this.line(`done: ${this.tally}`);
+  stop(completed: boolean): void {
+    if (completed) this.line(`done: ${this.tally}`);
   }
 
   private line(text: string): void {
@@ -130,7 +132,8 @@ class SpinnerRenderer implements Renderer {
     this.spinner.text = `${this.phase} ${this.read} · ${this.tally}`;
   }
 
-  stop(): void {
-    this.spinner.stopAndPersist({ symbol: this.tally.failures ? '✖' : '✔', text: `done: ${this.tally}` });
+  stop(completed: boolean): void {
+    if (!completed) this.spinner.stop();
+    else this.spinner.stopAndPersist({ symbol: this.tally.failures ? '✖' : '✔', text: `done: ${this.tally}` });
   }
 }

@@ -147,7 +147,9 @@ export class RegistryClient {
       ok: [200, 404],
     });
     if (res.status === 404) return undefined;
-    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const mediaType = String(res.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     return { bytes: res.body, mediaType, digest: sha256(res.body) };
   }
 
@@ -173,7 +175,12 @@ export class RegistryClient {
   private async cancelUpload(repo: string, session: Response): Promise<void> {
     const location = session.headers.location;
     if (typeof location !== 'string') return;
-    await this.call({ method: 'DELETE', url: new URL(location, this.base).toString(), scopes: [pushScope(repo)], ok: [200, 202, 204, 404] }).catch(() => {});
+    await this.call({
+      method: 'DELETE',
+      url: new URL(location, this.base).toString(),
+      scopes: [pushScope(repo)],
+      ok: [200, 202, 204, 404],
+    }).catch(() => {});
   }
 
   /** One logical request: auth challenges answered, transient failures retried with backoff. */
@@ -236,7 +243,11 @@ export class RegistryClient {
         : res.status === 413
           ? ': a proxy in front of the registry limits request sizes'
           : '';
-    return new RegistryError(`registry ${this.host} answered ${res.status} to ${what}${detail ? ` (${detail})` : ''}${hint}`, res.status, code);
+    return new RegistryError(
+      `registry ${this.host} answered ${res.status} to ${what}${detail ? ` (${detail})` : ''}${hint}`,
+      res.status,
+      code,
+    );
   }
 }
 
@@ -244,8 +255,7 @@ function connectionErrorOr(err: unknown, host: string, plainHttp: boolean): Erro
   return err instanceof RegistryError ? err : connectionError(host, err, plainHttp);
 }
 
-const headerText = (value: string | string[] | undefined): string | undefined =>
-  Array.isArray(value) ? value[0] : value;
+const headerText = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /** Exponential backoff with full jitter, or what the server asked for in Retry-After. */
 async function backoff(attempt: number, retryAfter?: string): Promise<void> {

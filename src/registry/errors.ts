@@ -15,10 +15,13 @@ export function connectionError(host: string, err: unknown, plainHttp: boolean):
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = e.cause?.code ?? e.code ?? '';
   const detail = e.cause?.message ?? e.message;
-  if (code === 'ECONNREFUSED') return new RegistryError(`cannot reach registry ${host}: connection refused; check --registry and that the registry is running`);
+  if (code === 'ECONNREFUSED')
+    return new RegistryError(`cannot reach registry ${host}: connection refused; check --registry and that the registry is running`);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new RegistryError(`cannot resolve registry host ${host}: check --registry`);
   if (/certificate|self.signed|CERT_|unable to verify/i.test(`${code} ${detail}`)) {
-    return new RegistryError(`TLS certificate of ${host} is not trusted (${detail}): pass --ca-file with the site's CA, or --insecure to skip verification`);
+    return new RegistryError(
+      `TLS certificate of ${host} is not trusted (${detail}): pass --ca-file with the site's CA, or --insecure to skip verification`,
+    );
   }
   if (!plainHttp && /wrong version number|packet length too long|EPROTO/i.test(`${code} ${detail}`)) {
     return new RegistryError(`registry ${host} does not speak HTTPS (${detail}): pass --plain-http`);

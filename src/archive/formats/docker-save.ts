@@ -53,8 +53,7 @@ function parseRepoTags(value: unknown, archive: string, warnings: string[]): Ref
   });
 }
 
-const describe = (refs: Reference[], configName: string): string =>
-  refs.length ? `${refs[0]!.repository}:${refs[0]!.tag}` : configName;
+const describe = (refs: Reference[], configName: string): string => (refs.length ? `${refs[0]!.repository}:${refs[0]!.tag}` : configName);
 
 interface ImageConfig {
   blob: { bytes: Buffer; digest: Digest };
@@ -89,7 +88,10 @@ function resolveLayerEntry(contents: ArchiveContents, name: string, image: strin
   for (let hops = 0; hops < 16; hops++) {
     const entry = contents.entries.get(current);
     if (!entry) {
-      throw new ArchiveError(contents.path, `image ${image} names layer ${name}, which is not in the archive: the bundle is incomplete; re-create or re-download it`);
+      throw new ArchiveError(
+        contents.path,
+        `image ${image} names layer ${name}, which is not in the archive: the bundle is incomplete; re-create or re-download it`,
+      );
     }
     if (entry.type === 'file') return current;
     if ((entry.type !== 'symlink' && entry.type !== 'link') || entry.linkname === undefined) {
@@ -97,7 +99,10 @@ function resolveLayerEntry(contents: ArchiveContents, name: string, image: strin
     }
     const target = resolveLink(current, entry.linkname, entry.type);
     if (target === null) {
-      throw new ArchiveError(contents.path, `layer ${name} of image ${image} is a link to ${entry.linkname}, outside the archive: refusing it; the archive is not trustworthy`);
+      throw new ArchiveError(
+        contents.path,
+        `layer ${name} of image ${image} is a link to ${entry.linkname}, outside the archive: refusing it; the archive is not trustworthy`,
+      );
     }
     current = target;
   }
