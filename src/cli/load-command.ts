@@ -5,7 +5,7 @@ import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
 import { ExitCode, UsageError } from './errors.js';
-import { readImageList, readStdin } from './input.js';
+import { archiveArgument, readImageList, readStdin } from './input.js';
 import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs } from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
@@ -51,7 +51,7 @@ async function runLoad(args: LoadArgs): Promise<number> {
   let result: LoadResult | undefined;
   try {
     result = await load({
-      archives: args.archives,
+      archives: args.archives.map(archiveArgument),
       registry: args.registry,
       plainHttp: args['plain-http'],
       insecure: args.insecure,

@@ -1,9 +1,9 @@
 /**
- * Turns an uncompressed layer stream into a gzip blob in a spool file, hashing both sides
- * on the way: the uncompressed digest checks the layer against its config's diff_id, the
- * compressed one names the blob. Spooling lets an upload be retried or resumed without
- * reading the archive again. zlib at a fixed level with a zeroed header is deterministic,
- * so the same layer gives the same digest on every run.
+ * Copies a layer into a spool file, gzip-compressing it when a level is given, and hashes
+ * both sides on the way: the input digest checks the layer against its config's diff_id or
+ * its blob name, the output digest names the blob. Spooling lets an upload be retried
+ * without reading the archive again. zlib at a fixed level with a zeroed header is
+ * deterministic, so the same layer gives the same digest on every run.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -14,18 +14,22 @@ import { zlibChunkSize } from '../archive/open.js';
 import type { Digest } from '../oci/digest.js';
 
 export interface SpooledBlob {
-  /** sha256 of the uncompressed input. */
-  diffID: Digest;
+  /** sha256 of the input as read from the archive. */
+  inputDigest: Digest;
   digest: Digest;
   size: number;
   file: string;
 }
 
-export async function compressToSpool(input: Readable, file: string, level: number): Promise<SpooledBlob> {
-  const uncompressed = new HashingPassThrough();
-  const compressed = new HashingPassThrough();
-  await pipeline(input, uncompressed, createGzip({ level, chunkSize: zlibChunkSize }), compressed, createWriteStream(file));
-  return { diffID: uncompressed.digest(), digest: compressed.digest(), size: compressed.bytes, file };
+export async function spoolBlob(input: Readable, file: string, gzipLevel?: number): Promise<SpooledBlob> {
+  const read = new HashingPassThrough();
+  if (gzipLevel === undefined) {
+    await pipeline(input, read, createWriteStream(file));
+    return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file };
+  }
+  const written = new HashingPassThrough();
+  await pipeline(input, read, createGzip({ level: gzipLevel, chunkSize: zlibChunkSize }), written, createWriteStream(file));
+  return { inputDigest: read.digest(), digest: written.digest(), size: written.bytes, file };
 }
 
 class HashingPassThrough extends Transform {
@@ -38,7 +42,10 @@ class HashingPassThrough extends Transform {
     done(null, chunk);
   }
 
+  private result: Digest | undefined;
+
   digest(): Digest {
-    return `sha256:${this.hash.digest('hex')}`;
+    this.result ??= `sha256:${this.hash.digest('hex')}`;
+    return this.result;
   }
 }

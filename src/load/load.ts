@@ -2,10 +2,8 @@
  * `load`: archives in, one verified multi-arch tag per image out. Plan (read every archive's
  * metadata, no writes), execute (layers, then per tag configs, manifests and index), verify.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readArchive } from '../archive/read.js';
+import { readArchives } from '../archive/inputs.js';
+import { withWorkDir } from './workspace.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
@@ -44,17 +42,14 @@ export interface LoadResult {
 /** gzip level 1: the measured best trade of speed for size on layer tars (see README). */
 export const defaultCompressionLevel = 1;
 
-export async function planLoad(options: LoadOptions, emit: EventSink = () => {}): Promise<Plan> {
+/** Reads every archive's metadata and plans the run; writes nothing to the registry. */
+export async function planLoad(options: LoadOptions, workDir: string, emit: EventSink = () => {}): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
   emit({ type: 'phase', phase: 'reading' });
-  const sizes = await Promise.all(options.archives.map(async (a) => (await stat(a).catch(() => ({ size: 0 }))).size));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  let read = 0;
-  const onRawBytes = (n: number) => {
-    read += n;
-    emit({ type: 'read', bytes: read, total });
-  };
-  const archives = await Promise.all(options.archives.map((path) => readArchive(path, onRawBytes)));
+  const archives = await readArchives(options.archives, workDir, {
+    onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
+    onNotice: (message) => emit({ type: 'notice', message }),
+  });
   for (const archive of archives) {
     emit({
       type: 'archive',
@@ -69,10 +64,14 @@ export async function planLoad(options: LoadOptions, emit: EventSink = () => {})
   return buildPlan(archives, target, options.imageList);
 }
 
-export async function load(options: LoadOptions): Promise<LoadResult> {
+export function load(options: LoadOptions): Promise<LoadResult> {
+  return withWorkDir((workDir) => loadIn(workDir, options));
+}
+
+async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const plan = await planLoad(options, emit);
+  const plan = await planLoad(options, spoolDir, emit);
   const client = new RegistryClient({
     host: parseTargetRegistry(options.registry).host,
     plainHttp: options.plainHttp,
@@ -80,7 +79,6 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     caFile: options.caFile,
     credentials: options.credentials,
   });
-  const spoolDir = await mkdtemp(join(tmpdir(), 'airlift-'));
   const cache = await BlobInfoCache.open(options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
   let bytesUploaded = 0;
   try {
@@ -123,7 +121,6 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     const warnings = plan.archives.flatMap((a) => a.warnings);
     return { images, failures, warnings, bytesUploaded, durationMs: Date.now() - started };
   } finally {
-    await rm(spoolDir, { recursive: true, force: true });
     await client.close();
   }
 }
