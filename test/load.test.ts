@@ -23,7 +23,12 @@ const images = [
 ];
 
 interface LoadJson {
-  images: Array<{ target: string; indexDigest: string; sources: unknown[]; platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }> }>;
+  images: Array<{
+    target: string;
+    indexDigest: string;
+    sources: unknown[];
+    platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
+  }>;
   bytesUploaded: number;
   durationMs: number;
 }
@@ -40,7 +45,9 @@ afterAll(async () => {
 });
 
 const load = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runAirlift(['load', '--registry', registry.host, '--plain-http', ...args], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env } });
+  runAirlift(['load', '--registry', registry.host, '--plain-http', ...args], {
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env },
+  });
 
 describe('three arch bundles → one index per tag', () => {
   let first: LoadJson;
@@ -73,7 +80,11 @@ describe('three arch bundles → one index per tag', () => {
       { os: 'linux', architecture: 'arm64' },
     ]);
     const pause = first.images.find((i) => i.target.endsWith('mirrored-pause:3.6'))!;
-    for (const [arch, variant, platform] of [['arm', 'v7', 'linux/arm/v7'], ['arm64', '', 'linux/arm64'], ['amd64', '', 'linux/amd64']]) {
+    for (const [arch, variant, platform] of [
+      ['arm', 'v7', 'linux/arm/v7'],
+      ['arm64', '', 'linux/arm64'],
+      ['amd64', '', 'linux/amd64'],
+    ]) {
       const override = ['--override-arch', arch!, ...(variant ? ['--override-variant', variant] : [])];
       const config = await skopeo(['inspect', '--config', '--raw', '--tls-verify=false', ...override, ref]);
       expect(sha256(config)).toBe(pause.platforms.find((p) => p.platform === platform)!.configDigest);
@@ -83,7 +94,13 @@ describe('three arch bundles → one index per tag', () => {
 
   test('skopeo copy --all takes the whole index, layers included', async () => {
     const dir = await tempDir('airlift-oci-');
-    await skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${registry.host}/rancher/mirrored-library-traefik:2.9.10`, `oci:${dir}:traefik`]);
+    await skopeo([
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/rancher/mirrored-library-traefik:2.9.10`,
+      `oci:${dir}:traefik`,
+    ]);
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
     expect(index.manifests).toHaveLength(1);
     expect((await readdir(join(dir, 'blobs', 'sha256'))).length).toBeGreaterThan(10);
@@ -133,7 +150,9 @@ describe('inputs', () => {
     expect(run.stderr).toMatch(/docker\.io\/rancher\/nope:1/);
     expect(run.stderr).toMatch(/quay\.io\/other\/thing:2/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
-    await expect(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/missing/rancher/mirrored-pause:3.6`])).rejects.toThrow();
+    await expect(
+      skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/missing/rancher/mirrored-pause:3.6`]),
+    ).rejects.toThrow();
   });
 });
 
@@ -141,7 +160,11 @@ describe('bad input gives one clear line and writes nothing', () => {
   const cases: Array<[string, (dir: string) => Promise<string>, RegExp]> = [
     ['a truncated gzip', async (dir) => truncated(dir, bundles[0]!), /truncated.*re-copy/],
     ['an empty file', async (dir) => writeTo(dir, Buffer.alloc(0)), /empty/],
-    ['random bytes', async (dir) => writeTo(dir, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))), /not a tar archive/],
+    [
+      'random bytes',
+      async (dir) => writeTo(dir, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))),
+      /not a tar archive/,
+    ],
     ['a missing file', async (dir) => join(dir, 'nope.tar.gz'), /no such file/],
   ];
   test.each(cases)('%s', async (_name, make, message) => {
@@ -152,7 +175,9 @@ describe('bad input gives one clear line and writes nothing', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toContain(file);
     expect(run.stderr).not.toMatch(/\n\s+at /);
-    await expect(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/bad/rancher/mirrored-pause:3.6`])).rejects.toThrow();
+    await expect(
+      skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/bad/rancher/mirrored-pause:3.6`]),
+    ).rejects.toThrow();
   });
 
   test('usage errors exit 2', async () => {
