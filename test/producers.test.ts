@@ -5,6 +5,8 @@
  * is not installed.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Containerd, startContainerd } from './helpers/containerd.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
@@ -77,11 +79,13 @@ describe('ctr images export (containerd)', () => {
 describe('podman save -m', () => {
   test('a multi-image docker-archive with fully qualified RepoTags', async () => {
     if (!has('podman')) return console.warn('podman not installed: podman test skipped');
+    // podman refuses a runroot path longer than 50 characters.
+    const runroot = await mkdtemp(join(tmpdir(), 'podrun-'));
     const podman = [
       '--root',
       join(dir, 'podman-root'),
       '--runroot',
-      join(dir, 'podman-run'),
+      runroot,
       '--storage-driver',
       'vfs',
       '--events-backend',
@@ -97,6 +101,7 @@ describe('podman save -m', () => {
     expect(images).toHaveLength(8);
     const saved = join(dir, 'podman-arm64.tar');
     await runOrThrow('podman', [...podman, 'save', '-m', '--format', 'docker-archive', '-o', saved, ...images]);
+    await rm(runroot, { recursive: true, force: true });
     const result = await load('podman', [saved]);
     expect(result.images).toHaveLength(8);
     const loaded = byTarget(result, `/podman/${pause}`);
