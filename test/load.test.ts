@@ -7,7 +7,7 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../src/oci/digest.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
-import { runAirlift, skopeo, tempDir } from './helpers/tools.js';
+import { run as runCommand, runAirlift, skopeo, tempDir } from './helpers/tools.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
 const bundles = ['amd64', 'arm64', 'arm'].map((arch) => join(fixtures, `k3s-airgap-images-${arch}.tar.gz`));
@@ -153,6 +153,39 @@ describe('inputs', () => {
     await expect(
       skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/missing/rancher/mirrored-pause:3.6`]),
     ).rejects.toThrow();
+  });
+});
+
+describe('layer compression', () => {
+  const layerOf = async (namespace: string) => {
+    const repo = `docker://${registry.host}/${namespace}/rancher/mirrored-pause`;
+    const index = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `${repo}:3.6`]));
+    const manifest = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `${repo}@${index.manifests[0].digest}`]));
+    return manifest.layers[0] as { mediaType: string; digest: string };
+  };
+
+  test.each([
+    ['zstd', 'application/vnd.oci.image.layer.v1.tar+zstd'],
+    ['none', 'application/vnd.oci.image.layer.v1.tar'],
+  ])('--compression %s pushes %s layers', async (compression, mediaType) => {
+    const run = await load(['--json', '--registry', `${registry.host}/${compression}`, '--compression', compression, bundles[0]!]);
+    expect(run.code).toBe(0);
+    const layer = await layerOf(compression);
+    expect(layer.mediaType).toBe(mediaType);
+    const pull = await runCommand('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/${compression}/rancher/mirrored-pause:3.6`,
+      `oci:${await tempDir('airlift-pull-')}:p`,
+    ]);
+    expect(pull.code).toBe(0);
+  });
+
+  test('--compression-level is checked against the algorithm', async () => {
+    const run = await load(['--compression', 'gzip', '--compression-level', '12', bundles[0]!]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/1-9/);
   });
 });
 

@@ -11,6 +11,7 @@ import { ArchiveError } from './errors.js';
 import type { ScannedArchive } from './model.js';
 import type { ArchiveSource } from './open.js';
 import { readArchive } from './read.js';
+import { ScanCache } from './scan-cache.js';
 
 export interface ReadProgress {
   /** Archive bytes read so far, of `total` (0 while standard input is being spooled). */
@@ -22,13 +23,23 @@ export async function readArchives(
   paths: string[],
   workDir: string,
   progress: ReadProgress,
+  cache = new ScanCache(null),
   stdin: Readable = process.stdin,
 ): Promise<ScannedArchive[]> {
   const sources = await resolveSources(paths, workDir, progress, stdin);
-  const sizes = await Promise.all(sources.map(async (s) => (await stat(s.file).catch(() => ({ size: 0 }))).size));
+  const cached = await Promise.all(sources.map((source) => cache.get(source)));
+  const toRead = sources.filter((_, i) => !cached[i]);
+  const sizes = await Promise.all(toRead.map(async (s) => (await stat(s.file).catch(() => ({ size: 0 }))).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   let read = 0;
-  return Promise.all(sources.map((source) => readArchive(source, (n) => progress.onRead((read += n), total))));
+  return Promise.all(
+    sources.map(async (source, i) => {
+      if (cached[i]) return cached[i];
+      const archive = await readArchive(source, (n) => progress.onRead((read += n), total));
+      await cache.set(source, archive).catch((err: Error) => progress.onNotice(`cannot cache what ${source.path} holds: ${err.message}`));
+      return archive;
+    }),
+  );
 }
 
 async function resolveSources(paths: string[], workDir: string, progress: ReadProgress, stdin: Readable): Promise<ArchiveSource[]> {

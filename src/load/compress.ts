@@ -1,17 +1,35 @@
 /**
- * Copies a layer into a spool file, gzip-compressing it when a level is given, and hashes
- * both sides on the way: the input digest checks the layer against its config's diff_id or
- * its blob name, the output digest names the blob. Spooling lets an upload be retried
- * without reading the archive again. zlib at a fixed level with a zeroed header is
- * deterministic, so the same layer gives the same digest on every run.
+ * Copies a layer into a spool file, compressing uncompressed tars on the way, and hashes
+ * both sides: the input digest checks the layer against its config's diff_id or its blob
+ * name, the output digest names the blob. Spooling lets an upload be retried without
+ * reading the archive again. Compression runs at a fixed level with zeroed headers, so the
+ * same layer gives the same digest on every run (and re-runs find it in the registry).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { CompressStream } from 'zstd-napi';
 import { zlibChunkSize } from '../archive/open.js';
 import type { Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+
+export type LayerCompression = 'gzip' | 'zstd' | 'none';
+
+export interface CompressionChoice {
+  algorithm: LayerCompression;
+  level: number;
+}
+
+export const defaultLevels: Record<LayerCompression, number> = { gzip: 1, zstd: 3, none: 0 };
+export const levelRanges: Record<LayerCompression, [number, number]> = { gzip: [1, 9], zstd: [1, 19], none: [0, 0] };
+
+export const layerMediaType: Record<LayerCompression, string> = {
+  gzip: MediaType.ociLayerGzip,
+  zstd: MediaType.ociLayerZstd,
+  none: MediaType.ociLayer,
+};
 
 export interface SpooledBlob {
   /** sha256 of the input as read from the archive. */
@@ -21,19 +39,25 @@ export interface SpooledBlob {
   file: string;
 }
 
-export async function spoolBlob(input: Readable, file: string, gzipLevel?: number): Promise<SpooledBlob> {
+/** Spools `input` as is (`compression` undefined: an original blob) or compressed. */
+export async function spoolBlob(input: Readable, file: string, compression?: CompressionChoice): Promise<SpooledBlob> {
   const read = new HashingPassThrough();
-  if (gzipLevel === undefined) {
+  if (!compression || compression.algorithm === 'none') {
     await pipeline(input, read, createWriteStream(file));
     return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file };
   }
   const written = new HashingPassThrough();
-  await pipeline(input, read, createGzip({ level: gzipLevel, chunkSize: zlibChunkSize }), written, createWriteStream(file));
+  await pipeline(input, read, compressor(compression), written, createWriteStream(file));
   return { inputDigest: read.digest(), digest: written.digest(), size: written.bytes, file };
+}
+
+function compressor({ algorithm, level }: CompressionChoice): Transform {
+  return algorithm === 'zstd' ? new CompressStream({ compressionLevel: level }) : createGzip({ level, chunkSize: zlibChunkSize });
 }
 
 class HashingPassThrough extends Transform {
   private readonly hash = createHash('sha256');
+  private result: Digest | undefined;
   bytes = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
@@ -41,8 +65,6 @@ class HashingPassThrough extends Transform {
     this.bytes += chunk.length;
     done(null, chunk);
   }
-
-  private result: Digest | undefined;
 
   digest(): Digest {
     this.result ??= `sha256:${this.hash.digest('hex')}`;

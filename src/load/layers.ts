@@ -12,16 +12,15 @@ import { readEntries } from '../archive/entries.js';
 import type { ScannedArchive } from '../archive/model.js';
 import { type Digest, digestHex, shortDigest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
-import { MediaType } from '../oci/media-types.js';
 import type { BlobInfoCache } from './blob-cache.js';
 import { type BlobPlacement, mountKnownBlob, placeBlob } from './blobs.js';
-import { spoolBlob } from './compress.js';
+import { type CompressionChoice, layerMediaType, spoolBlob } from './compress.js';
 import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
-  compressionLevel: number;
+  compression: CompressionChoice;
   concurrency: number;
   spoolDir: string;
   /** Archive bytes read by this pass, for progress. */
@@ -30,7 +29,7 @@ export interface LayerContext extends BlobPlacement {
 
 export type LayerOutcome = { descriptor: Descriptor } | { error: string };
 
-const compressionKey = (level: number): string => `gzip-${level}`;
+const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
 export async function publishLayers(
   ctx: LayerContext,
@@ -83,9 +82,12 @@ export async function publishLayers(
 
 /** The blob's descriptor when it is known without reading the layer. */
 function knownDescriptor(ctx: LayerContext, layer: LayerPlan): Descriptor | undefined {
-  if (layer.source.kind === 'blob') return layer.source.descriptor;
-  const cached = ctx.cache.get(layer.source.diffID, compressionKey(ctx.compressionLevel));
-  return cached && { mediaType: MediaType.ociLayerGzip, ...cached };
+  const { source } = layer;
+  if (source.kind === 'blob') return source.descriptor;
+  const mediaType = layerMediaType[ctx.compression.algorithm];
+  if (ctx.compression.algorithm === 'none') return { mediaType, digest: source.diffID, size: source.size };
+  const cached = ctx.cache.get(source.diffID, cacheKey(ctx.compression));
+  return cached && { mediaType, ...cached };
 }
 
 /** Reads one layer into a spool file, compressing tars, and checks what was read. */
@@ -97,15 +99,15 @@ async function spoolLayer(
 ): Promise<{ descriptor: Descriptor; file: string } | { error: string }> {
   const { source } = layer;
   const file = join(ctx.spoolDir, digestHex(layer.key));
-  const blob = await spoolBlob(body, file, source.kind === 'tar' ? ctx.compressionLevel : undefined);
+  const blob = await spoolBlob(body, file, source.kind === 'tar' ? ctx.compression : undefined);
   const expected = source.kind === 'tar' ? source.diffID : source.descriptor.digest;
   if (blob.inputDigest !== expected || (source.kind === 'blob' && blob.size !== source.descriptor.size)) {
     await rm(file, { force: true });
     return { error: corruptLayer(archive, source.entry, expected, blob.inputDigest, source.kind) };
   }
   if (source.kind === 'blob') return { descriptor: source.descriptor, file };
-  ctx.cache.set(source.diffID, compressionKey(ctx.compressionLevel), { digest: blob.digest, size: blob.size });
-  return { descriptor: { mediaType: MediaType.ociLayerGzip, digest: blob.digest, size: blob.size }, file };
+  ctx.cache.set(source.diffID, cacheKey(ctx.compression), { digest: blob.digest, size: blob.size });
+  return { descriptor: { mediaType: layerMediaType[ctx.compression.algorithm], digest: blob.digest, size: blob.size }, file };
 }
 
 async function uploadSpooled(

@@ -3,12 +3,14 @@
  * metadata, no writes), execute (layers, then per tag configs, manifests and index), verify.
  */
 import { readArchives } from '../archive/inputs.js';
+import { ScanCache } from '../archive/scan-cache.js';
 import { withWorkDir } from './workspace.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import type { EventSink } from './events.js';
+import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Plan } from './plan.js';
@@ -25,7 +27,8 @@ export interface LoadOptions {
   /** Load only these images. */
   imageList?: Reference[];
   concurrency?: number;
-  compressionLevel?: number;
+  /** How uncompressed layers are compressed (default gzip level 1); original blobs are never recompressed. */
+  compression?: Partial<CompressionChoice>;
   /** Blob-info cache directory; null disables the cache. */
   cacheDir?: string | null;
   onEvent?: EventSink;
@@ -39,17 +42,19 @@ export interface LoadResult {
   durationMs: number;
 }
 
-/** gzip level 1: the measured best trade of speed for size on layer tars (see README). */
-export const defaultCompressionLevel = 1;
-
 /** Reads every archive's metadata and plans the run; writes nothing to the registry. */
 export async function planLoad(options: LoadOptions, workDir: string, emit: EventSink = () => {}): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
   emit({ type: 'phase', phase: 'reading' });
-  const archives = await readArchives(options.archives, workDir, {
-    onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
-    onNotice: (message) => emit({ type: 'notice', message }),
-  });
+  const archives = await readArchives(
+    options.archives,
+    workDir,
+    {
+      onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
+      onNotice: (message) => emit({ type: 'notice', message }),
+    },
+    new ScanCache(cacheDirOf(options)),
+  );
   for (const archive of archives) {
     emit({
       type: 'archive',
@@ -63,6 +68,13 @@ export async function planLoad(options: LoadOptions, workDir: string, emit: Even
   emit({ type: 'phase', phase: 'planning' });
   return buildPlan(archives, target, options.imageList);
 }
+
+function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
+  const algorithm = asked.algorithm ?? 'gzip';
+  return { algorithm, level: asked.level ?? defaultLevels[algorithm] };
+}
+
+const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
 
 export function load(options: LoadOptions): Promise<LoadResult> {
   return withWorkDir((workDir) => loadIn(workDir, options));
@@ -79,7 +91,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     caFile: options.caFile,
     credentials: options.credentials,
   });
-  const cache = await BlobInfoCache.open(options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+  const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   try {
     await client.ping();
@@ -93,7 +105,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
         ...placement,
         cache,
         concurrency,
-        compressionLevel: options.compressionLevel ?? defaultCompressionLevel,
+        compression: compressionChoice(options.compression),
         spoolDir,
         onRawBytes: (n) => emit({ type: 'read', bytes: (read += n), total: readTotal }),
       },
