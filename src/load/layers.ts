@@ -50,7 +50,7 @@ export async function publishLayers(
     ),
   );
   const uploads = limiter(ctx.concurrency);
-  const pending: Promise<void>[] = [];
+  const pending = new Set<Promise<void>>();
   await Promise.all(
     archives.map(async (archive) => {
       const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.source.entry, l]));
@@ -64,8 +64,13 @@ export async function publishLayers(
             const layer = byEntry.get(entry)!;
             const spooled = await spoolLayer(ctx, archive.path, layer, body);
             if ('error' in spooled) return void outcomes.set(layer.key, spooled);
-            // Uploads go on while the archive is read further.
-            pending.push(uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, spooled.file, outcomes)));
+            // Uploads go on while the archive is read further, but a slow registry holds the
+            // reading back, so spooled layers waiting for upload stay few.
+            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, spooled.file, outcomes)).finally(() =>
+              pending.delete(upload),
+            );
+            pending.add(upload);
+            if (pending.size >= 2 * ctx.concurrency) await Promise.race(pending);
           },
           ctx.onRawBytes,
         );
