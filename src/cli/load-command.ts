@@ -5,14 +5,15 @@ import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
 import { ExitCode, UsageError } from './errors.js';
-import { readImageList, readStdin } from './input.js';
-import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs } from './options.js';
+import { readImageList } from './input.js';
+import { connectionOptions, type ConnectionArgs, connectionSettings, outputOptions, type OutputArgs } from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
   archives: string[];
   'image-list'?: string;
   concurrency: number;
   'compression-level': number;
+  format: 'oci' | 'docker';
 }
 
 export const loadCommand = {
@@ -23,6 +24,11 @@ export const loadCommand = {
       .positional('archives', { type: 'string', array: true, demandOption: true, describe: 'bundle files (.tar, .tar.gz), in any order' })
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
+      .option('format', {
+        choices: ['oci', 'docker'] as const,
+        default: 'oci' as const,
+        describe: 'OCI manifests + OCI index, or Docker schema2 manifests + manifest list',
+      })
       .option('compression-level', {
         type: 'number',
         default: 1,
@@ -33,6 +39,10 @@ export const loadCommand = {
         'amd64 + arm64 + arm bundles → one multi-arch tag per image',
       )
       .example('$0 load --registry 127.0.0.1:5000 --plain-http --image-list k3s-images.txt *.tar.gz', 'only the listed images, over HTTP')
+      .example(
+        'cat pw.txt | $0 load --registry reg.site:5000 --username ci --password-stdin --ca-file site-ca.pem *.tar.gz',
+        'with a password and the site CA',
+      )
       .example(
         '$0 load --registry reg.example.com/mirror --json bundle.tar.gz > result.json',
         'under a namespace, machine-readable result',
@@ -51,12 +61,10 @@ async function runLoad(args: LoadArgs): Promise<number> {
   let result: LoadResult | undefined;
   try {
     result = await load({
+      ...(await connectionSettings(args)),
       archives: args.archives,
       registry: args.registry,
-      plainHttp: args['plain-http'],
-      insecure: args.insecure,
-      caFile: args['ca-file'],
-      credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
+      format: args.format,
       imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
       concurrency: args.concurrency,
       compressionLevel: args['compression-level'],

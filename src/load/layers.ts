@@ -17,6 +17,8 @@ import type { LayerPlan } from './plan.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
+  /** Blobs the registry is known to hold for some layers (diffID → blob), learned from its manifests. */
+  known?: Map<Digest, CompressedBlob>;
   compressionLevel: number;
   concurrency: number;
   spoolDir: string;
@@ -39,7 +41,7 @@ export async function publishLayers(
   await Promise.all(
     [...layers.values()].map((layer) =>
       lookup(async () => {
-        const known = ctx.cache.get(layer.diffID, compressionKey(ctx.compressionLevel));
+        const known = ctx.known?.get(layer.diffID) ?? ctx.cache.get(layer.diffID, compressionKey(ctx.compressionLevel));
         const missing = known && (await mountKnownBlob(ctx, { kind: 'layer', ...known }, layer.repositories));
         if (known && missing!.length === 0) outcomes.set(layer.diffID, { blob: known });
         else toRead.push(missing && missing.length < layer.repositories.length ? { ...layer, repositories: missing } : layer);
@@ -71,7 +73,8 @@ export async function publishLayers(
               uploads(async () => {
                 try {
                   const compressed = { digest: blob.digest, size: blob.size };
-                  await placeBlob(ctx, { kind: 'layer', ...compressed, open: () => createReadStream(spool) }, layer.repositories);
+                  const read = (start: number, end: number) => createReadStream(spool, { start, end: end - 1 });
+                  await placeBlob(ctx, { kind: 'layer', ...compressed, read }, layer.repositories);
                   ctx.cache.set(layer.diffID, compressionKey(ctx.compressionLevel), compressed);
                   outcomes.set(layer.diffID, { blob: compressed });
                 } catch (err) {

@@ -1,10 +1,11 @@
 /**
- * Publishing one tag: a config and an OCI manifest per platform, each verified, then the
- * index, merged with what the tag already holds and pushed last, then read back.
+ * Publishing one tag: a config and a manifest per platform (OCI, or Docker schema2 with
+ * --format docker), each verified, then the index, merged with what the tag already holds
+ * and pushed last, then read back.
  */
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, descriptorOf, type Document, imageIndex, imageManifest } from '../oci/manifest.js';
-import { MediaType } from '../oci/media-types.js';
+import { formatMediaTypes, type ManifestFormat, manifestFormatOf } from '../oci/media-types.js';
 import { formatPlatform, normalizePlatform } from '../oci/platform.js';
 import { formatReference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
@@ -21,28 +22,36 @@ export interface PublishedImage {
 
 export class TagError extends Error {}
 
-export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<Digest, LayerOutcome>): Promise<PublishedImage> {
+export async function publishTag(
+  ctx: BlobPlacement,
+  tag: TagPlan,
+  layers: Map<Digest, LayerOutcome>,
+  format: ManifestFormat = 'oci',
+): Promise<PublishedImage> {
   const { client } = ctx;
+  const types = formatMediaTypes[format];
   const children: Descriptor[] = [];
   for (const image of tag.images) {
     const { source } = image;
     const layerDescriptors = source.layers.map((layer): Descriptor => {
       const outcome = layers.get(layer.diffID);
       if (!outcome || 'error' in outcome) throw new TagError(outcome?.error ?? `layer ${layer.entry} was not published`);
-      return { mediaType: MediaType.ociLayerGzip, ...outcome.blob };
+      return { mediaType: types.layerGzip, ...outcome.blob };
     });
     const config = source.config;
-    await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, open: () => config.bytes }, [tag.repository]);
-    const manifest = imageManifest({ mediaType: MediaType.ociConfig, digest: config.digest, size: config.bytes.length }, layerDescriptors);
+    const read = (start: number, end: number) => config.bytes.subarray(start, end);
+    await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, read }, [tag.repository]);
+    const configDescriptor = { mediaType: types.config, digest: config.digest, size: config.bytes.length };
+    const manifest = imageManifest(configDescriptor, layerDescriptors, format);
     await client.putManifest(tag.repository, manifest.digest, manifest);
     children.push(descriptorOf(manifest, source.platform));
   }
-  const entries = [...(await keptEntries(ctx, tag, children)), ...children];
+  const entries = [...sameFormat(tag, await keptEntries(ctx, tag, children), format), ...children];
   for (const entry of entries) {
     const check = await verifyImage(client, tag.repository, entry);
     if (check.problems.length) throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}`);
   }
-  const index = imageIndex(entries);
+  const index = imageIndex(entries, format);
   await client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
@@ -72,6 +81,16 @@ async function keptEntries(ctx: BlobPlacement, tag: TagPlan, ours: Descriptor[])
   const ourPlatforms = new Set(ours.map((d) => formatPlatform(d.platform!)));
   const entries = indexEntries(existing.bytes, existing.mediaType) ?? (await asEntry(ctx, tag.repository, existing));
   return entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
+}
+
+/** Kept entries must be of the run's family: an index never mixes OCI and Docker manifests. */
+function sameFormat(tag: TagPlan, kept: Descriptor[], format: ManifestFormat): Descriptor[] {
+  const foreign = kept.filter((entry) => manifestFormatOf(entry.mediaType) !== format);
+  if (!foreign.length) return kept;
+  const other = format === 'oci' ? 'docker' : 'oci';
+  throw new TagError(
+    `${tag.targetName} already holds ${foreign.map((e) => formatPlatform(e.platform!)).join(', ')} as ${other === 'oci' ? 'OCI' : 'Docker'} manifests, and an index never mixes OCI and Docker manifests: load with --format ${other} to add to them, or bring every platform of the tag in this run`,
+  );
 }
 
 /** A single-manifest tag as an index entry, with the platform its config declares. */

@@ -12,6 +12,23 @@ export const MediaType = {
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
 
+/** The two manifest families; an index never mixes them (Quay refuses an OCI index of Docker manifests). */
+export type ManifestFormat = 'oci' | 'docker';
+
+export const formatMediaTypes: Record<ManifestFormat, { index: string; manifest: string; config: string; layerGzip: string }> = {
+  oci: { index: MediaType.ociIndex, manifest: MediaType.ociManifest, config: MediaType.ociConfig, layerGzip: MediaType.ociLayerGzip },
+  docker: {
+    index: MediaType.dockerList,
+    manifest: MediaType.dockerManifest,
+    config: MediaType.dockerConfig,
+    layerGzip: MediaType.dockerLayerGzip,
+  },
+};
+
+/** The family of a manifest or index media type. */
+export const manifestFormatOf = (mediaType: string | undefined): ManifestFormat | undefined =>
+  mediaType?.startsWith('application/vnd.oci.') ? 'oci' : mediaType?.startsWith('application/vnd.docker.') ? 'docker' : undefined;
+
 export const isIndexType = (mediaType: string | undefined): boolean =>
   mediaType === MediaType.ociIndex || mediaType === MediaType.dockerList;
 
