@@ -26,9 +26,12 @@ export class RegistryClient {
   readonly host: string;
   private readonly transport: Transport;
   private readonly uploader: Uploader;
+  /** HTTPS without a client certificate: what a registry that closes every connection may want. */
+  private readonly mayNeedClientCert: boolean;
 
   constructor(options: RegistryOptions) {
     this.host = options.host;
+    this.mayNeedClientCert = !options.plainHttp && !options.tls?.cert;
     this.transport = new Transport(options);
     this.uploader = new Uploader(this.transport, options);
   }
@@ -39,7 +42,17 @@ export class RegistryClient {
 
   /** Checks that the registry answers the distribution API (and learns its auth scheme). */
   async ping(): Promise<void> {
-    await this.transport.call({ method: 'GET', url: '/v2/', scopes: [], ok: [200] });
+    try {
+      await this.transport.call({ method: 'GET', url: '/v2/', scopes: [], ok: [200] });
+    } catch (err) {
+      // A registry that requires a client certificate closes the connection right after the TLS handshake.
+      if (err instanceof RegistryError && this.mayNeedClientCert && /UND_ERR_SOCKET/.test(err.message)) {
+        throw new RegistryError(
+          `${err.message}; if the registry requires a client certificate, give it with --cert-dir (client.cert and client.key)`,
+        );
+      }
+      throw err;
+    }
   }
 
   /** The blob's size when `repo` has it. */
