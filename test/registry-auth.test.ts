@@ -139,12 +139,16 @@ describe('Basic auth (htpasswd)', () => {
     const authFile = join(dir, 'auth.json');
     await writeFile(authFile, JSON.stringify({ auths: { [registry.host]: goodAuth } }));
     const env = (extra: NodeJS.ProcessEnv) => cleanEnv({ PATH: `${dir}:${process.env.PATH}`, ...extra });
-    const read = async (settings: ConnectionSettings, extra: NodeJS.ProcessEnv) => canRead(registry.host, { plainHttp: true, ...settings }, await env(extra));
+    const read = async (settings: ConnectionSettings, extra: NodeJS.ProcessEnv) =>
+      canRead(registry.host, { plainHttp: true, ...settings }, await env(extra));
 
     expect(await read({}, {})).toBe(false);
     const byUrl = await dockerConfig('by-url', { auths: { [`https://${registry.host}/v1/`]: goodAuth } });
     expect(await read({}, { DOCKER_CONFIG: byUrl })).toBe(true);
-    const helperFirst = await dockerConfig('helpers', { credHelpers: { [registry.host]: 'airlifttest' }, auths: { [registry.host]: badAuth } });
+    const helperFirst = await dockerConfig('helpers', {
+      credHelpers: { [registry.host]: 'airlifttest' },
+      auths: { [registry.host]: badAuth },
+    });
     expect(await read({}, { DOCKER_CONFIG: helperFirst })).toBe(true);
     expect(await readFile(asked, 'utf8')).toBe(registry.host);
     const store = await dockerConfig('store', { credsStore: 'airlifttest', auths: { [registry.host]: {} } });
@@ -229,7 +233,9 @@ describe('token auth (Distribution auth: token)', () => {
     const before = tokens.issued.length;
     expect(await canRead(registry.host, { plainHttp: true, credentials: { username: user, password } }, await cleanEnv())).toBe(true);
     expect(tokens.issued.slice(before).map((t) => t.grant)).toContain('password');
-    expect(await canRead(registry.host, { plainHttp: true, credentials: { username: user, password: 'nope' } }, await cleanEnv())).toBe(false);
+    expect(await canRead(registry.host, { plainHttp: true, credentials: { username: user, password: 'nope' } }, await cleanEnv())).toBe(
+      false,
+    );
   });
 
   test.each([

@@ -25,7 +25,11 @@ export async function writeTestBundle(dir: string, name: string, images: TestIma
       repoTags: [repoTag],
       layers: [
         { files: [{ path: 'etc/os-release', content: 'ID=airlift-test\n' }], createdBy: 'ADD base /' },
-        { files: [{ path: `opt/${repoTag.replace(/\W/g, '_')}`, size: kib * 1024, kind: 'random', seed: `${platform.architecture}/${repoTag}` }] },
+        {
+          files: [
+            { path: `opt/${repoTag.replace(/\W/g, '_')}`, size: kib * 1024, kind: 'random', seed: `${platform.architecture}/${repoTag}` },
+          ],
+        },
       ],
       cmd: ['/bin/true'],
     })),

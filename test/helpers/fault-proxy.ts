@@ -29,6 +29,10 @@ export interface FaultRule {
   url?: RegExp;
   /** Only requests with (true) or without (false) a Content-Range header. */
   ranged?: boolean;
+  /** Only requests whose Content-Length is at least this. */
+  minBytes?: number;
+  /** Only requests whose Content-Range matches. */
+  contentRange?: RegExp;
   /** How many matching requests get the fault; every one when unset. */
   times?: number;
   fault: Fault;
@@ -38,6 +42,7 @@ export interface ProxiedRequest {
   method: string;
   url: string;
   contentRange?: string;
+  contentLength: number;
   /** Request body bytes that reached the registry. */
   bodyBytes: number;
   /** What the client was answered; undefined when its connection was cut. */
@@ -65,14 +70,22 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         r.left > 0 &&
         (!r.method || r.method === req.method) &&
         (!r.url || r.url.test(req.url ?? '')) &&
-        (r.ranged === undefined || r.ranged === (req.headers['content-range'] !== undefined)),
+        (r.ranged === undefined || r.ranged === (req.headers['content-range'] !== undefined)) &&
+        Number(req.headers['content-length'] ?? 0) >= (r.minBytes ?? 0) &&
+        (!r.contentRange || r.contentRange.test(req.headers['content-range'] ?? '')),
     );
     if (rule) rule.left--;
     return rule?.fault;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const entry: ProxiedRequest = { method: req.method!, url: req.url!, contentRange: req.headers['content-range'], bodyBytes: 0 };
+    const entry: ProxiedRequest = {
+      method: req.method!,
+      url: req.url!,
+      contentRange: req.headers['content-range'],
+      contentLength: Number(req.headers['content-length'] ?? 0),
+      bodyBytes: 0,
+    };
     log.push(entry);
     const fault = take(req);
     const answer = (status: number, headers: Record<string, string> = {}, body = '') => {
@@ -94,7 +107,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       headers: req.headers,
       agent,
     });
+    let cutOff = false;
     const cut = () => {
+      cutOff = true;
       upstreamReq.destroy();
       req.socket.destroy();
     };
@@ -103,6 +118,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       if (!res.writableFinished) upstreamReq.destroy();
     });
     upstreamReq.once('error', () => {
+      if (cutOff) return;
       if (!res.headersSent) answer(502, {}, 'bad gateway');
       else res.destroy();
     });
