@@ -174,6 +174,20 @@ test('an upload that stops moving is timed out and sent again', async () => {
   expect(large.map((r) => r.status)).toEqual([undefined, 202]);
 });
 
+test('blob reads redirected to storage (as registries on S3 do) are followed', async () => {
+  const storage = await startFaultProxy(registry.host);
+  try {
+    const { result } = await loadWith('redirected', [
+      { method: 'GET', url: /\/blobs\/sha256:/, fault: { redirectTo: `http://${storage.host}` } },
+    ]);
+    expect(result.failures).toEqual([]);
+    expect(proxy.log.filter((r) => r.status === 307).length).toBeGreaterThan(0);
+    expect(storage.log.map((r) => [r.method, r.status])).toContainEqual(['GET', 200]);
+  } finally {
+    await storage.stop();
+  }
+});
+
 test('a registry refusing cross-repository mounts gets the shared blob uploaded instead', async () => {
   const { result } = await loadWith('no-mount', [{ method: 'POST', url: /mount=/, fault: { status: 405 } }], { archives: [pair] });
   expect(result.failures).toEqual([]);

@@ -54,6 +54,8 @@ export interface TransportOptions {
 /** Largest manifest or config read back (the spec suggests registries accept at least 4 MiB). */
 const maxDocumentBytes = 16 * 1024 * 1024;
 /** Pauses of 0.5, 1, 2, 4, 8 s (±jitter): a registry that restarts within ~15 s does not fail the run. */
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+const maxRedirects = 5;
 export const defaultRetries = 5;
 export const defaultTimeoutMs = 120_000;
 
@@ -115,18 +117,30 @@ export class Transport {
     const headers: Record<string, string> = { 'user-agent': 'airlift', ...call.headers };
     const authorization = await this.auth.header(call.scopes);
     if (authorization) headers.authorization = authorization;
-    const abort = new AbortController();
-    const res = await request(call.url.startsWith('/') ? this.base + call.url : call.url, {
-      method: call.method,
-      headers,
-      body: call.body && this.watched(call.body(), abort, call.onBodyBytes),
-      signal: abort.signal,
-      dispatcher: this.dispatcher,
-      headersTimeout: Math.max(this.timeoutMs, call.responseTimeoutMs ?? 0),
-      bodyTimeout: this.timeoutMs,
-    });
-    const body = call.method === 'HEAD' ? Buffer.alloc(0) : await readCapped(res.body, maxDocumentBytes);
-    return { status: res.statusCode, headers: res.headers, body };
+    let url = call.url.startsWith('/') ? this.base + call.url : call.url;
+    for (let hops = 0; ; hops++) {
+      const abort = new AbortController();
+      const res = await request(url, {
+        method: call.method,
+        headers,
+        body: call.body && this.watched(call.body(), abort, call.onBodyBytes),
+        signal: abort.signal,
+        dispatcher: this.dispatcher,
+        headersTimeout: Math.max(this.timeoutMs, call.responseTimeoutMs ?? 0),
+        bodyTimeout: this.timeoutMs,
+      });
+      const location = headerText(res.headers.location);
+      const reads = call.method === 'GET' || call.method === 'HEAD';
+      if (!reads || !redirectStatuses.has(res.statusCode) || !location || hops >= maxRedirects) {
+        const body = call.method === 'HEAD' ? Buffer.alloc(0) : await readCapped(res.body, maxDocumentBytes);
+        return { status: res.statusCode, headers: res.headers, body };
+      }
+      // Registries on object storage redirect blob reads to it (S3, GCS, a CDN); such URLs carry
+      // their own signature and refuse the registry's credentials.
+      await res.body.dump();
+      url = new URL(location, url).toString();
+      if (new URL(url).origin !== new URL(this.base).origin) delete headers.authorization;
+    }
   }
 
   /**

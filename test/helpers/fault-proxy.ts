@@ -3,7 +3,7 @@
  * way proxies, load balancers and flaky links do: statuses without forwarding (5xx, 429
  * bursts, a registry that refuses chunked PATCH or mounts), connections reset mid-body,
  * request bodies capped (nginx 413), slowed or stalled, statuses rewritten (ECR's 201 on
- * PATCH). It logs every request so tests can assert what the client did.
+ * PATCH), reads redirected to storage. It logs every request so tests can assert what the client did.
  */
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,8 @@ export type Fault =
   | { bytesPerSecond: number }
   /** Forward this many body bytes, then stop reading (a link that went silent). */
   | { stallAfterBytes: number }
+  /** 307 to the same path at this origin (`http://host:port`), as registries on object storage do. */
+  | { redirectTo: string }
   /** Forward, and answer `to` where the registry answered `from`. */
   | { rewriteStatus: { from: number; to: number } };
 
@@ -95,6 +97,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       req.resume();
     };
     if (fault && 'status' in fault) return answer(fault.status, fault.headers, fault.body);
+    if (fault && 'redirectTo' in fault) return answer(307, { location: `${fault.redirectTo}${req.url}` });
     if (fault && 'maxBodyBytes' in fault && Number(req.headers['content-length'] ?? 0) > fault.maxBodyBytes) {
       return answer(413, { 'content-type': 'text/html' }, '<html><head><title>413 Request Entity Too Large</title></head></html>');
     }
