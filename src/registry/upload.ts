@@ -50,7 +50,8 @@ interface Session {
   stage: 'data' | 'commit';
 }
 
-type Adaptation = 'same-session' | 'new-session';
+/** Carry on in the same session, start a new one, or carry on from where the registry says it is. */
+type Adaptation = 'same-session' | 'new-session' | 'resynced';
 
 export class Uploader {
   private mode: UploadMode;
@@ -80,6 +81,8 @@ export class Uploader {
       } catch (err) {
         if (!(err instanceof RegistryError)) throw err;
         const adaptation = await this.adapt(err, mode, session, source, scopes);
+        // A registry whose offsets keep moving must not keep the upload going forever.
+        if (adaptation === 'resynced' && failures++ >= this.transport.retries) throw err;
         if (adaptation) {
           if (adaptation === 'new-session') session = undefined;
           continue;
@@ -205,7 +208,7 @@ export class Uploader {
         const resumed = await this.resume(session, scopes);
         if (resumed && resumed.offset !== session.offset) {
           Object.assign(session, resumed);
-          return 'same-session';
+          return 'resynced';
         }
       }
       if (this.sizeLimited) throw this.sizeLimitError(Math.max(this.chunkSize, session.minChunk), err);
