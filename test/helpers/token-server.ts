@@ -35,10 +35,10 @@ export interface TokenServer {
   certFile: string;
   issued: IssuedToken[];
   /**
-   * How long tokens really last, and what `expires_in` says (a registry may cut tokens short,
-   * so a client cannot trust expires_in alone).
+   * How long the user's tokens (everyone's, when no user is named) really last, and what
+   * `expires_in` says: a registry may cut tokens short, so a client cannot trust expires_in alone.
    */
-  setLifetime(lifetimeS: number, claimedS?: number): void;
+  setLifetime(lifetimeS: number, claimedS?: number, user?: string): void;
   stop(): Promise<void>;
 }
 
@@ -52,8 +52,8 @@ export async function startTokenServer(dir: string, options: TokenServerOptions)
 
   const service = 'airlift-test-registry';
   const issuer = 'airlift-test-issuer';
-  let lifetimeS = 300;
-  let claimedS = lifetimeS;
+  const everyone = '';
+  const lifetimes = new Map([[everyone, { real: 300, claimed: 300 }]]);
   const issued: IssuedToken[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -76,16 +76,17 @@ export async function startTokenServer(dir: string, options: TokenServerOptions)
       return res.end(JSON.stringify({ details: 'incorrect username or password' }));
     }
     issued.push({ user, scopes, grant });
+    const lifetime = lifetimes.get(user) ?? lifetimes.get(everyone)!;
     const token = jwt(privateKey, certDer, {
       iss: issuer,
       sub: user,
       aud: service,
-      ...times(lifetimeS),
+      ...times(lifetime.real),
       jti: randomUUID(),
       access: scopes.map(parseScope),
     });
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: claimedS, issued_at: new Date().toISOString() }));
+    res.end(JSON.stringify({ token, access_token: token, expires_in: lifetime.claimed, issued_at: new Date().toISOString() }));
   };
 
   const server = createServer((req, res) => {
@@ -99,9 +100,9 @@ export async function startTokenServer(dir: string, options: TokenServerOptions)
     issuer,
     certFile,
     issued,
-    setLifetime(real, claimed = real) {
-      lifetimeS = real;
-      claimedS = claimed;
+    setLifetime(real, claimed = real, user = everyone) {
+      if (user === everyone) lifetimes.clear();
+      lifetimes.set(user, { real, claimed });
     },
     async stop() {
       server.closeAllConnections();
