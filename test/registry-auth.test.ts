@@ -234,7 +234,7 @@ describe('token auth (Distribution auth: token)', () => {
     expect(tokens.issued.every((t) => t.user === user && t.grant === 'refresh_token')).toBe(true);
   });
 
-  test('Basic credentials are sent to the token realm, not to the registry', async () => {
+  test('a user name and password are exchanged for tokens at the realm; a wrong password is refused there', async () => {
     const before = tokens.issued.length;
     expect(await canRead(registry.host, { plainHttp: true, credentials: { username: user, password } }, await cleanEnv())).toBe(true);
     expect(tokens.issued.slice(before).map((t) => t.grant)).toContain('password');
