@@ -155,7 +155,7 @@ test('a body cap and no chunked uploads: the tag fails with what to change on th
   ]);
   expect(result.images).toEqual([]);
   expect(result.failures[0]?.message).toMatch(
-    /limits upload requests to less than \d+ bytes and refuses chunked uploads .*client_max_body_size 0/,
+    /refuses upload requests of \d+ bytes and refuses chunked uploads \(400\): raise the proxy's body limit \(nginx: client_max_body_size 0\)/,
   );
 });
 

@@ -56,8 +56,8 @@ type Adaptation = 'same-session' | 'new-session' | 'resynced';
 export class Uploader {
   private mode: UploadMode;
   private chunkSize: number;
-  /** Chunks are in use because of a 413: a registry that also refuses chunks leaves nothing to try. */
-  private sizeLimited = false;
+  /** The smallest request a 413 refused: with it, a registry that also refuses chunks leaves nothing to try. */
+  private refusedSize: number | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -191,11 +191,11 @@ export class Uploader {
       // The proxy refused the request before the registry stored any of it: the session is intact.
       const tried = mode === 'chunked' ? Math.max(this.chunkSize, session.minChunk) : source.size - session.offset;
       const floor = Math.max(minChunkSize, session.minChunk);
-      if (tried <= floor) throw this.sizeLimitError(tried);
+      this.refusedSize = Math.min(this.refusedSize ?? tried, tried);
+      if (tried <= floor) throw this.sizeLimitError(` even in ${tried}-byte chunks`);
       const before = `${this.mode} ${this.chunkSize}`;
       this.chunkSize = Math.max(Math.min(this.chunkSize, Math.floor(tried / 2)), floor);
       this.mode = 'chunked';
-      this.sizeLimited = true;
       // Parallel uploads meet the same limit: say it once per new chunk size.
       if (`${this.mode} ${this.chunkSize}` !== before) {
         this.warn(`${host} refused a ${tried}-byte upload request (413): uploading in chunks of ${this.chunkSize} bytes`);
@@ -211,7 +211,7 @@ export class Uploader {
           return 'resynced';
         }
       }
-      if (this.sizeLimited) throw this.sizeLimitError(Math.max(this.chunkSize, session.minChunk), err);
+      if (this.refusedSize !== undefined) throw this.sizeLimitError(` and refuses chunked uploads (${err.status})`);
       if (this.mode === 'chunked') {
         this.mode = 'stream';
         this.warn(`${host} refused a chunked upload (${err.status}): uploading each blob in one request`);
@@ -252,10 +252,9 @@ export class Uploader {
     throw new RegistryError(`registry ${this.transport.host} opened an upload without a Location`);
   }
 
-  private sizeLimitError(tried: number, refusal?: RegistryError): RegistryError {
-    const why = refusal ? ` and refuses chunked uploads (${refusal.status})` : ` even in ${tried}-byte chunks`;
+  private sizeLimitError(why: string): RegistryError {
     return new RegistryError(
-      `${this.transport.host} (or a proxy in front of it) limits upload requests to less than ${tried} bytes${why}: raise the proxy's body limit (nginx: client_max_body_size 0)${refusal ? '' : ' or pass a smaller --chunk-size'}`,
+      `${this.transport.host} (or a proxy in front of it) refuses upload requests of ${this.refusedSize} bytes${why}: raise the proxy's body limit (nginx: client_max_body_size 0)`,
       413,
     );
   }
