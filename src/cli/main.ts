@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
-import { RegistryError } from '../registry/errors.js';
+import { ConfigurationError, RegistryError } from '../registry/errors.js';
 import { ExitCode, UsageError } from './errors.js';
 import { protectStdinArgument } from './input.js';
 import { inspectCommand } from './inspect-command.js';
@@ -19,12 +19,13 @@ function report(err: unknown): number {
     err instanceof RegistryError ||
     err instanceof PlanError ||
     err instanceof UsageError ||
-    err instanceof ReferenceError;
+    err instanceof ReferenceError ||
+    err instanceof ConfigurationError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`airlift: ${message}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   else if (!known) process.stderr.write('(run with --debug for details)\n');
-  return err instanceof UsageError || err instanceof ReferenceError ? ExitCode.usage : ExitCode.failed;
+  return err instanceof UsageError || err instanceof ReferenceError || err instanceof ConfigurationError ? ExitCode.usage : ExitCode.failed;
 }
 
 async function main(): Promise<void> {
