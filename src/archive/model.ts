@@ -25,6 +25,13 @@ export interface SourceImage {
   layers: SourceLayer[];
 }
 
+/** An image of the archive that cannot be loaded; the message names archive, image and what to do. */
+export interface RejectedImage {
+  /** Its tags, when the archive gave readable ones. */
+  refs: Reference[];
+  message: string;
+}
+
 export interface ScannedArchive {
   path: string;
   compression: Compression;
@@ -32,5 +39,6 @@ export interface ScannedArchive {
   /** Size of the file on disk. */
   fileSize: number;
   images: SourceImage[];
+  rejected: RejectedImage[];
   warnings: string[];
 }

@@ -1,16 +1,22 @@
 /** `airlift load`: parse, call the library, render. */
 import type { Argv } from 'yargs';
 import { load, type LoadResult } from '../load/load.js';
+import { PlanError } from '../load/plan.js';
+import { declaredArchs, type PlatformSource } from '../load/platform-check.js';
 import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
 import { ExitCode, UsageError } from './errors.js';
-import { readImageList, readStdin } from './input.js';
-import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs } from './options.js';
+import { readImageList } from './input.js';
+import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs, registryConnection } from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
   archives: string[];
   'image-list'?: string;
+  arch?: string[];
+  'platform-from'?: PlatformSource;
+  replace?: boolean;
+  'fail-fast'?: boolean;
   concurrency: number;
   'compression-level': number;
 }
@@ -22,6 +28,17 @@ export const loadCommand = {
     outputOptions(connectionOptions(y))
       .positional('archives', { type: 'string', array: true, demandOption: true, describe: 'bundle files (.tar, .tar.gz), in any order' })
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
+      .option('arch', {
+        type: 'string',
+        array: true,
+        describe: 'ARCHIVE=ARCH: the architecture of an archive (amd64, arm64, arm, arm/v7…) when its file name does not say',
+      })
+      .option('platform-from', {
+        choices: ['archive', 'config'] as const,
+        describe: 'when an archive and an image config disagree on the platform, trust this one (default: refuse the image)',
+      })
+      .option('replace', { type: 'boolean', describe: 'overwrite existing tags instead of merging with the platforms they hold' })
+      .option('fail-fast', { type: 'boolean', describe: 'stop at the first failure instead of loading the other images' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
       .option('compression-level', {
         type: 'number',
@@ -47,16 +64,17 @@ async function runLoad(args: LoadArgs): Promise<number> {
   if (!Number.isInteger(args['compression-level']) || args['compression-level'] < 1 || args['compression-level'] > 9) {
     throw new UsageError('--compression-level must be 1-9');
   }
+  const arch = archOverrides(args.archives, args.arch ?? []);
   const renderer = createRenderer({ quiet: args.quiet });
   let result: LoadResult | undefined;
   try {
     result = await load({
+      ...(await registryConnection(args)),
       archives: args.archives,
-      registry: args.registry,
-      plainHttp: args['plain-http'],
-      insecure: args.insecure,
-      caFile: args['ca-file'],
-      credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
+      arch,
+      platformFrom: args['platform-from'],
+      replace: args.replace,
+      failFast: args['fail-fast'],
       imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
       concurrency: args.concurrency,
       compressionLevel: args['compression-level'],
@@ -72,6 +90,23 @@ async function runLoad(args: LoadArgs): Promise<number> {
     process.stdout.write(summary(result));
   }
   return result.failures.length ? ExitCode.failed : ExitCode.ok;
+}
+
+/** `--arch ARCHIVE=ARCH` flags as a map, checked against the archives now: a typo is a usage error. */
+function archOverrides(archives: string[], flags: string[]): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const flag of flags) {
+    const split = flag.lastIndexOf('=');
+    if (split <= 0) throw new UsageError(`--arch ${flag}: expected ARCHIVE=ARCH, e.g. --arch bundle.tar.gz=arm64`);
+    overrides[flag.slice(0, split)] = flag.slice(split + 1);
+  }
+  try {
+    declaredArchs(archives, overrides);
+  } catch (err) {
+    if (err instanceof PlanError) throw new UsageError(err.message);
+    throw err;
+  }
+  return overrides;
 }
 
 function summary(result: LoadResult): string {

@@ -8,6 +8,7 @@ import { ReferenceError } from '../oci/reference.js';
 import { RegistryError } from '../registry/errors.js';
 import { ExitCode, UsageError } from './errors.js';
 import { loadCommand } from './load-command.js';
+import { verifyCommand } from './verify-command.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     .scriptName('airlift')
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
+    .command(verifyCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command, e.g. airlift load --help')
     .strict()

@@ -1,5 +1,7 @@
 /** Option groups shared by the commands that talk to a registry or print results. */
 import type { Argv } from 'yargs';
+import type { RegistryConnection } from '../registry/connection.js';
+import { readStdin } from './input.js';
 
 export interface ConnectionArgs {
   registry: string;
@@ -37,3 +39,14 @@ export const outputOptions = <T>(y: Argv<T>) =>
   y
     .option('json', { type: 'boolean', describe: 'print one JSON document with the result on stdout' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no progress on stderr' });
+
+/** The library's connection options from the parsed flags (reads the password from stdin when asked). */
+export async function registryConnection(args: ConnectionArgs): Promise<RegistryConnection> {
+  return {
+    registry: args.registry,
+    plainHttp: args['plain-http'],
+    insecure: args.insecure,
+    caFile: args['ca-file'],
+    credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
+  };
+}

@@ -5,25 +5,29 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ArchiveError } from '../archive/errors.js';
+import type { ScannedArchive } from '../archive/model.js';
 import { readArchive } from '../archive/read.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
-import type { Credentials } from '../registry/auth.js';
-import { RegistryClient } from '../registry/client.js';
+import { connect, type RegistryConnection } from '../registry/connection.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import type { EventSink } from './events.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
-import { buildPlan, type Plan } from './plan.js';
+import { buildPlan, type Failure, type Plan } from './plan.js';
+import { checkPlatforms, declaredArchs, type PlatformSource } from './platform-check.js';
 import { publishTag, type PublishedImage } from './tags.js';
 
-export interface LoadOptions {
+export interface LoadOptions extends RegistryConnection {
   archives: string[];
-  /** `HOST[:PORT][/NAMESPACE]` */
-  registry: string;
-  plainHttp?: boolean;
-  insecure?: boolean;
-  caFile?: string;
-  credentials?: Credentials;
+  /** Architecture of some archives (`amd64`, `arm64`, `arm/v7`…) by path or file name, overriding what the file name says. */
+  arch?: Record<string, string>;
+  /** Whom to trust when an archive's architecture and an image's config disagree; by default such images are refused. */
+  platformFrom?: PlatformSource;
+  /** Overwrite existing tags instead of merging with the platforms they hold. */
+  replace?: boolean;
+  /** Stop at the first failure instead of loading the other images. */
+  failFast?: boolean;
   /** Load only these images. */
   imageList?: Reference[];
   concurrency?: number;
@@ -35,7 +39,8 @@ export interface LoadOptions {
 
 export interface LoadResult {
   images: PublishedImage[];
-  failures: Array<{ target: string; message: string }>;
+  /** What could not be loaded and why: tags, or archives that could not be read at all. */
+  failures: Failure[];
   warnings: string[];
   bytesUploaded: number;
   durationMs: number;
@@ -46,6 +51,7 @@ export const defaultCompressionLevel = 1;
 
 export async function planLoad(options: LoadOptions, emit: EventSink = () => {}): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
+  const declared = declaredArchs(options.archives, options.arch);
   emit({ type: 'phase', phase: 'reading' });
   const sizes = await Promise.all(options.archives.map(async (a) => (await stat(a).catch(() => ({ size: 0 }))).size));
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -54,32 +60,55 @@ export async function planLoad(options: LoadOptions, emit: EventSink = () => {})
     read += n;
     emit({ type: 'read', bytes: read, total });
   };
-  const archives = await Promise.all(options.archives.map((path) => readArchive(path, onRawBytes)));
-  for (const archive of archives) {
+  const unreadable: Failure[] = [];
+  const archives: ScannedArchive[] = [];
+  for (const outcome of await Promise.all(options.archives.map((path) => readOrFailure(path, onRawBytes)))) {
+    if ('target' in outcome) {
+      unreadable.push(outcome);
+      continue;
+    }
+    const archive = checkPlatforms(outcome, declared.get(outcome.path), options.platformFrom);
+    archives.push(archive);
     emit({
       type: 'archive',
       archive: archive.path,
       format: archive.format,
       compression: archive.compression,
-      images: archive.images.length,
+      images: archive.images.length + archive.rejected.length,
     });
     for (const message of archive.warnings) emit({ type: 'warning', message });
   }
   emit({ type: 'phase', phase: 'planning' });
-  return buildPlan(archives, target, options.imageList);
+  const plan = buildPlan(archives, target, options.imageList, unreadable);
+  for (const failure of plan.failures) emit({ type: 'failure', ...failure });
+  return plan;
+}
+
+/** An archive that cannot be read at all is a failure of its own; the others still load. */
+async function readOrFailure(path: string, onRawBytes: (n: number) => void): Promise<ScannedArchive | Failure> {
+  try {
+    return await readArchive(path, onRawBytes);
+  } catch (err) {
+    if (err instanceof ArchiveError) return { target: err.archive, message: err.reason };
+    throw err;
+  }
 }
 
 export async function load(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const plan = await planLoad(options, emit);
-  const client = new RegistryClient({
-    host: parseTargetRegistry(options.registry).host,
-    plainHttp: options.plainHttp,
-    insecure: options.insecure,
-    caFile: options.caFile,
-    credentials: options.credentials,
+  const failures = [...plan.failures];
+  const warnings = plan.archives.flatMap((a) => a.warnings);
+  const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
+    images: images.sort((a, b) => a.target.localeCompare(b.target)),
+    failures,
+    warnings,
+    bytesUploaded,
+    durationMs: Date.now() - started,
   });
+  if (options.failFast && failures.length) return result([], 0);
+  const client = connect(options);
   const spoolDir = await mkdtemp(join(tmpdir(), 'airlift-'));
   const cache = await BlobInfoCache.open(options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
   let bytesUploaded = 0;
@@ -105,13 +134,16 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     await cache.save().catch((err: Error) => emit({ type: 'warning', message: `cannot save the blob-info cache: ${err.message}` }));
     emit({ type: 'phase', phase: 'verifying' });
     const images: PublishedImage[] = [];
-    const failures: LoadResult['failures'] = [];
     const perTag = limiter(concurrency);
     await Promise.all(
       plan.tags.map((tag) =>
         perTag(async () => {
+          if (options.failFast && failures.length) {
+            failures.push({ target: tag.targetName, message: 'not attempted: --fail-fast stopped the run at the first failure' });
+            return;
+          }
           try {
-            images.push(await publishTag(placement, tag, layers));
+            images.push(await publishTag(placement, tag, layers, { replace: options.replace }));
           } catch (err) {
             failures.push({ target: tag.targetName, message: (err as Error).message });
             emit({ type: 'failure', target: tag.targetName, message: (err as Error).message });
@@ -119,9 +151,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
         }),
       ),
     );
-    images.sort((a, b) => a.target.localeCompare(b.target));
-    const warnings = plan.archives.flatMap((a) => a.warnings);
-    return { images, failures, warnings, bytesUploaded, durationMs: Date.now() - started };
+    return result(images, bytesUploaded);
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
     await client.close();

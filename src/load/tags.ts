@@ -21,27 +21,48 @@ export interface PublishedImage {
 
 export class TagError extends Error {}
 
-export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<Digest, LayerOutcome>): Promise<PublishedImage> {
+export interface PublishOptions {
+  /** Overwrite the tag instead of keeping the entries it holds for platforms this run does not bring. */
+  replace?: boolean;
+}
+
+export async function publishTag(
+  ctx: BlobPlacement,
+  tag: TagPlan,
+  layers: Map<Digest, LayerOutcome>,
+  options: PublishOptions = {},
+): Promise<PublishedImage> {
   const { client } = ctx;
-  const children: Descriptor[] = [];
-  for (const image of tag.images) {
-    const { source } = image;
-    const layerDescriptors = source.layers.map((layer): Descriptor => {
+  // Every layer of every image first: an image with a bad layer gets no manifest pushed at all.
+  const layerLists = tag.images.map((image) =>
+    image.source.layers.map((layer): Descriptor => {
       const outcome = layers.get(layer.diffID);
-      if (!outcome || 'error' in outcome) throw new TagError(outcome?.error ?? `layer ${layer.entry} was not published`);
+      if (!outcome || 'error' in outcome) {
+        const why = outcome?.error ?? `layer ${layer.entry} was not published`;
+        throw new TagError(`image ${formatReference(image.sourceRef)} (${image.platform}): ${why}`);
+      }
       return { mediaType: MediaType.ociLayerGzip, ...outcome.blob };
-    });
+    }),
+  );
+  const children: Descriptor[] = [];
+  for (const [i, { source }] of tag.images.entries()) {
     const config = source.config;
     await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, open: () => config.bytes }, [tag.repository]);
-    const manifest = imageManifest({ mediaType: MediaType.ociConfig, digest: config.digest, size: config.bytes.length }, layerDescriptors);
+    const manifest = imageManifest({ mediaType: MediaType.ociConfig, digest: config.digest, size: config.bytes.length }, layerLists[i]!);
     await client.putManifest(tag.repository, manifest.digest, manifest);
     children.push(descriptorOf(manifest, source.platform));
   }
-  const entries = [...(await keptEntries(ctx, tag, children)), ...children];
-  for (const entry of entries) {
+  const kept = options.replace ? [] : await keptEntries(ctx, tag, children);
+  for (const entry of [...kept, ...children]) {
     const check = await verifyImage(client, tag.repository, entry);
-    if (check.problems.length) throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}`);
+    if (!check.problems.length) continue;
+    const hint = kept.includes(entry)
+      ? `; the tag already held this ${formatPlatform(entry.platform!)} entry: pass --replace to overwrite the tag with this run's platforms only`
+      : '';
+    throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}${hint}`);
   }
+  // Sorted, so that loading the same platforms again gives the same index.
+  const entries = [...kept, ...children].sort((a, b) => formatPlatform(a.platform!).localeCompare(formatPlatform(b.platform!)));
   const index = imageIndex(entries);
   await client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
