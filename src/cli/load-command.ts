@@ -30,7 +30,8 @@ export const loadCommand = {
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
       .option('arch', {
         type: 'string',
-        array: true,
+        // Repeatable, but not `array`: that would swallow the archives after it.
+        coerce: (value: string | string[]) => [value].flat(),
         describe: 'ARCHIVE=ARCH: the architecture of an archive (amd64, arm64, arm, arm/v7…) when its file name does not say',
       })
       .option('platform-from', {

@@ -16,7 +16,7 @@ import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Failure, type Plan } from './plan.js';
 import { checkPlatforms, declaredArchs, type PlatformSource } from './platform-check.js';
-import { publishTag, type PublishedImage } from './tags.js';
+import { publishTag, type PublishedImage, tagLayers } from './tags.js';
 
 export interface LoadOptions extends RegistryConnection {
   archives: string[];
@@ -107,7 +107,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     bytesUploaded,
     durationMs: Date.now() - started,
   });
-  if (options.failFast && failures.length) return result([], 0);
+  if (plan.tags.length === 0 || (options.failFast && failures.length)) return result([], 0);
   const client = connect(options);
   const spoolDir = await mkdtemp(join(tmpdir(), 'airlift-'));
   const cache = await BlobInfoCache.open(options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
@@ -134,23 +134,40 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     await cache.save().catch((err: Error) => emit({ type: 'warning', message: `cannot save the blob-info cache: ${err.message}` }));
     emit({ type: 'phase', phase: 'verifying' });
     const images: PublishedImage[] = [];
+    const fail = (target: string, err: unknown) => {
+      failures.push({ target, message: (err as Error).message });
+      emit({ type: 'failure', target, message: (err as Error).message });
+    };
+    // With --fail-fast a bad layer stops the run before any tag is touched.
+    if (options.failFast) {
+      for (const tag of plan.tags) {
+        try {
+          tagLayers(tag, layers);
+        } catch (err) {
+          fail(tag.targetName, err);
+          break;
+        }
+      }
+    }
     const perTag = limiter(concurrency);
     await Promise.all(
       plan.tags.map((tag) =>
         perTag(async () => {
           if (options.failFast && failures.length) {
-            failures.push({ target: tag.targetName, message: 'not attempted: --fail-fast stopped the run at the first failure' });
+            if (!failures.some((f) => f.target === tag.targetName)) {
+              fail(tag.targetName, new Error('not attempted: --fail-fast stopped the run at the first failure'));
+            }
             return;
           }
           try {
             images.push(await publishTag(placement, tag, layers, { replace: options.replace }));
           } catch (err) {
-            failures.push({ target: tag.targetName, message: (err as Error).message });
-            emit({ type: 'failure', target: tag.targetName, message: (err as Error).message });
+            fail(tag.targetName, err);
           }
         }),
       ),
     );
+    failures.sort((a, b) => a.target.localeCompare(b.target));
     return result(images, bytesUploaded);
   } finally {
     await rm(spoolDir, { recursive: true, force: true });

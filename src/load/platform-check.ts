@@ -57,7 +57,7 @@ export function declaredArchs(archives: string[], overrides: Record<string, stri
     );
   }
   const unknown = Object.keys(overrides).filter((key) => !matched.has(key));
-  if (unknown.length) throw new PlanError(`--arch names ${unknown.join(', ')}, which is not among the archives to load`);
+  if (unknown.length) throw new PlanError(`--arch names ${unknown.join(', ')}: not among the archives to load`);
   return declared;
 }
 

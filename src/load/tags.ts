@@ -34,16 +34,7 @@ export async function publishTag(
 ): Promise<PublishedImage> {
   const { client } = ctx;
   // Every layer of every image first: an image with a bad layer gets no manifest pushed at all.
-  const layerLists = tag.images.map((image) =>
-    image.source.layers.map((layer): Descriptor => {
-      const outcome = layers.get(layer.diffID);
-      if (!outcome || 'error' in outcome) {
-        const why = outcome?.error ?? `layer ${layer.entry} was not published`;
-        throw new TagError(`image ${formatReference(image.sourceRef)} (${image.platform}): ${why}`);
-      }
-      return { mediaType: MediaType.ociLayerGzip, ...outcome.blob };
-    }),
-  );
+  const layerLists = tagLayers(tag, layers);
   const children: Descriptor[] = [];
   for (const [i, { source }] of tag.images.entries()) {
     const config = source.config;
@@ -81,6 +72,20 @@ export async function publishTag(
       configDigest: image.source.config.digest,
     })),
   };
+}
+
+/** The layer descriptors of each of the tag's images; throws, naming image and layer, when a layer failed. */
+export function tagLayers(tag: TagPlan, layers: Map<Digest, LayerOutcome>): Descriptor[][] {
+  return tag.images.map((image) =>
+    image.source.layers.map((layer): Descriptor => {
+      const outcome = layers.get(layer.diffID);
+      if (!outcome || 'error' in outcome) {
+        const why = outcome?.error ?? `layer ${layer.entry} was not published`;
+        throw new TagError(`image ${formatReference(image.sourceRef)} (${image.platform}): ${why}`);
+      }
+      return { mediaType: MediaType.ociLayerGzip, ...outcome.blob };
+    }),
+  );
 }
 
 /**
