@@ -51,7 +51,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyResult> {
 }
 
 async function verifyTag(client: RegistryClient, target: Reference, expected?: string[]): Promise<VerifiedTag> {
-  const report: VerifiedTag = { target: formatReference(target), platforms: [], problems: [] };
+  const report: VerifiedTag = { target: formatReference(target), indexDigest: undefined, platforms: [], problems: [] };
   const { problems } = report;
   const stored = await client.getManifest(target.repository, target.tag ?? target.digest!);
   if (!stored) {
