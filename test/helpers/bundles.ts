@@ -7,9 +7,10 @@ import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
 import { request } from 'undici';
+import { sha256 } from '../../src/oci/digest.js';
 
 export interface TarItem {
   header: Partial<Header> & Pick<Header, 'name'>;
@@ -128,4 +129,40 @@ export function peakRss(): { onStart: (pid: number) => void; peakMiB: () => numb
       return peakKiB / 1024;
     },
   };
+}
+
+/**
+ * An OCI image layout bundle (`oci-layout`, `index.json`, `blobs/sha256/…`, compressed layers,
+ * as `ctr export` and Docker ≥ 25 write) holding one image made from a config and uncompressed
+ * layer tars. `corruptLayer` flips a byte of the first compressed layer blob after naming it,
+ * so its content no longer matches its name.
+ */
+export function ociLayoutItems(image: { ref: string; config: Buffer; layers: Buffer[] }, opts: { corruptLayer?: boolean } = {}): TarItem[] {
+  const blob = (bytes: Buffer, mediaType: string) => ({ bytes, descriptor: { mediaType, digest: sha256(bytes), size: bytes.length } });
+  const layers = image.layers.map((layer) => blob(gzipSync(layer), 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  const config = blob(image.config, 'application/vnd.oci.image.config.v1+json');
+  const manifest = blob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: config.descriptor,
+        layers: layers.map((l) => l.descriptor),
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      { ...manifest.descriptor, annotations: { 'io.containerd.image.name': image.ref, 'org.opencontainers.image.ref.name': image.ref } },
+    ],
+  };
+  if (opts.corruptLayer) layers[0]!.bytes[layers[0]!.bytes.length >> 1] ^= 0xff;
+  return [
+    fileItem('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' })),
+    fileItem('index.json', JSON.stringify(index)),
+    ...[...layers, config, manifest].map((b) => fileItem(`blobs/sha256/${b.descriptor.digest.slice('sha256:'.length)}`, b.bytes)),
+  ];
 }
