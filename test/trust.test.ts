@@ -12,6 +12,7 @@ import { K3S_PLATFORMS, k3sLikeImages, writeLegacyBundle } from '../scripts/lib/
 import { limiter } from '../src/load/limit.js';
 import { RegistryClient } from '../src/registry/client.js';
 import {
+  ociLayoutItems,
   fileItem,
   linkItem,
   listTree,
@@ -81,6 +82,13 @@ let manifest: ManifestEntry[];
 
 const entryOf = (repoTag: string): ManifestEntry => manifest.find((m) => m.RepoTags[0] === repoTag)!;
 const configDigest = (repoTag: string) => `sha256:${entryOf(repoTag).Config.slice(0, 12)}`;
+const itemBody = (name: string): Buffer => goodItems.find((item) => item.header.name === name)!.body;
+/** An image of the good bundle as config and layer tars, to build other formats from. */
+const imageOf = (repoTag: string) => ({
+  ref: `docker.io/${repoTag}`,
+  config: itemBody(entryOf(repoTag).Config),
+  layers: entryOf(repoTag).Layers.map(itemBody),
+});
 
 /** The good bundle's entries, edited by `edit` (return [] to drop an entry), plus `extra`, written to `dir/name`. */
 async function edited(dir: string, name: string, edit: (item: TarItem) => TarItem[], extra: TarItem[] = []): Promise<string> {
@@ -133,6 +141,15 @@ const cases: Case[] = [
     tags: [BUSYBOX, PAUSE],
   },
   {
+    name: 'corrupt-oci-blob',
+    make: async (dir) => [await tarOf(dir, 'oci-corrupt-amd64.tar', ociLayoutItems(imageOf(PAUSE), { corruptLayer: true }))],
+    code: 1,
+    failures: [
+      /image docker\.io\/rancher\/mirrored-pause:3\.6 \(linux\/amd64\): .*oci-corrupt-amd64\.tar: layer blobs\/sha256\/[0-9a-f]{64} does not match its digest \(expected sha256:\w+, read sha256:\w+\): the archive is corrupt; re-copy or re-download it/,
+    ],
+    tags: [],
+  },
+  {
     name: 'arm-bundle-amd64-config',
     make: async (dir) => [await copyTo(good, dir, 'k3s-airgap-images-arm.tar')],
     code: 1,
@@ -145,7 +162,7 @@ const cases: Case[] = [
     name: 'no-manifest',
     make: async (dir) => [await edited(dir, 'no-manifest-amd64.tar', (item) => (item.header.name === 'manifest.json' ? [] : [item]))],
     code: 1,
-    failures: [/no manifest\.json in the archive: not a docker save bundle, or it is truncated; re-create or re-download it/],
+    failures: [/neither index\.json nor manifest\.json is in the archive: not an image bundle, or it is truncated; re-create or re-download it/],
     tags: [],
   },
   {
@@ -441,8 +458,6 @@ test('the two images claiming one tag are both named, by config', () => {
   expect(message).toContain(configDigest(PAUSE));
   expect(message).toContain(configDigest(BUSYBOX));
 });
-
-test.todo('corrupt OCI blob: a layer blob whose content does not match its name fails that image (needs the OCI-layout reader)');
 
 describe('--platform-from: what is pushed is consistent', () => {
   let client: RegistryClient;

@@ -26,3 +26,10 @@ export async function readStdin(): Promise<string> {
     .toString('utf8')
     .replace(/\r?\n$/, '');
 }
+
+/** yargs drops a lone `-`; it travels under this name until the command turns it back. */
+const stdinPlaceholder = '\u0000stdin';
+
+export const protectStdinArgument = (arg: string): string => (arg === '-' ? stdinPlaceholder : arg);
+
+export const archiveArgument = (arg: string): string => (arg === stdinPlaceholder ? '-' : arg);

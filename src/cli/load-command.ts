@@ -1,5 +1,6 @@
 /** `airlift load`: parse, call the library, render. */
 import type { Argv } from 'yargs';
+import { type LayerCompression, levelRanges } from '../load/compress.js';
 import { load, type LoadResult } from '../load/load.js';
 import { PlanError } from '../load/plan.js';
 import { declaredArchs, type PlatformSource } from '../load/platform-check.js';
@@ -7,7 +8,7 @@ import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
 import { ExitCode, UsageError } from './errors.js';
-import { readImageList } from './input.js';
+import { archiveArgument, readImageList } from './input.js';
 import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs, registryConnection } from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
@@ -18,7 +19,8 @@ interface LoadArgs extends ConnectionArgs, OutputArgs {
   replace?: boolean;
   'fail-fast'?: boolean;
   concurrency: number;
-  'compression-level': number;
+  compression: LayerCompression;
+  'compression-level'?: number;
 }
 
 export const loadCommand = {
@@ -41,11 +43,12 @@ export const loadCommand = {
       .option('replace', { type: 'boolean', describe: 'overwrite existing tags instead of merging with the platforms they hold' })
       .option('fail-fast', { type: 'boolean', describe: 'stop at the first failure instead of loading the other images' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
-      .option('compression-level', {
-        type: 'number',
-        default: 1,
-        describe: 'gzip level (1-9) for layers stored uncompressed in the bundles',
+      .option('compression', {
+        choices: ['gzip', 'zstd', 'none'] as const,
+        default: 'gzip' as const,
+        describe: 'how layers stored uncompressed in the bundles are compressed (original compressed blobs are pushed as they are)',
       })
+      .option('compression-level', { type: 'number', describe: 'gzip 1-9 (default 1), zstd 1-19 (default 3)' })
       .example(
         '$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.gz',
         'amd64 + arm64 + arm bundles → one multi-arch tag per image',
@@ -62,23 +65,27 @@ export const loadCommand = {
 
 async function runLoad(args: LoadArgs): Promise<number> {
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
-  if (!Number.isInteger(args['compression-level']) || args['compression-level'] < 1 || args['compression-level'] > 9) {
-    throw new UsageError('--compression-level must be 1-9');
+  const level = args['compression-level'];
+  const [lowest, highest] = levelRanges[args.compression];
+  if (level !== undefined && args.compression === 'none') throw new UsageError('--compression-level does not apply to --compression none');
+  if (level !== undefined && (!Number.isInteger(level) || level < lowest || level > highest)) {
+    throw new UsageError(`--compression-level for ${args.compression} must be ${lowest}-${highest}`);
   }
-  const arch = archOverrides(args.archives, args.arch ?? []);
+  const archives = args.archives.map(archiveArgument);
+  const arch = archOverrides(archives, args.arch ?? []);
   const renderer = createRenderer({ quiet: args.quiet });
   let result: LoadResult | undefined;
   try {
     result = await load({
       ...(await registryConnection(args)),
-      archives: args.archives,
+      archives,
       arch,
       platformFrom: args['platform-from'],
       replace: args.replace,
       failFast: args['fail-fast'],
       imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
       concurrency: args.concurrency,
-      compressionLevel: args['compression-level'],
+      compression: { algorithm: args.compression, level: args['compression-level'] },
       onEvent: (event) => renderer.onEvent(event),
     });
   } finally {

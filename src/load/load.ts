@@ -2,16 +2,14 @@
  * `load`: archives in, one verified multi-arch tag per image out. Plan (read every archive's
  * metadata, no writes), execute (layers, then per tag configs, manifests and index), verify.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ArchiveError } from '../archive/errors.js';
-import type { ScannedArchive } from '../archive/model.js';
-import { readArchive } from '../archive/read.js';
+import { readArchives } from '../archive/inputs.js';
+import { ScanCache } from '../archive/scan-cache.js';
+import { withWorkDir } from './workspace.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import { connect, type RegistryConnection } from '../registry/connection.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import type { EventSink } from './events.js';
+import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Failure, type Plan } from './plan.js';
@@ -31,7 +29,8 @@ export interface LoadOptions extends RegistryConnection {
   /** Load only these images. */
   imageList?: Reference[];
   concurrency?: number;
-  compressionLevel?: number;
+  /** How uncompressed layers are compressed (default gzip level 1); original blobs are never recompressed. */
+  compression?: Partial<CompressionChoice>;
   /** Blob-info cache directory; null disables the cache. */
   cacheDir?: string | null;
   onEvent?: EventSink;
@@ -46,29 +45,25 @@ export interface LoadResult {
   durationMs: number;
 }
 
-/** gzip level 1: the measured best trade of speed for size on layer tars (see README). */
-export const defaultCompressionLevel = 1;
-
-export async function planLoad(options: LoadOptions, emit: EventSink = () => {}): Promise<Plan> {
+/** Reads every archive's metadata and plans the run; writes nothing to the registry. */
+export async function planLoad(options: LoadOptions, workDir: string, emit: EventSink = () => {}): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
   const declared = declaredArchs(options.archives, options.arch);
   emit({ type: 'phase', phase: 'reading' });
-  const sizes = await Promise.all(options.archives.map(async (a) => (await stat(a).catch(() => ({ size: 0 }))).size));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  let read = 0;
-  const onRawBytes = (n: number) => {
-    read += n;
-    emit({ type: 'read', bytes: read, total });
-  };
   const unreadable: Failure[] = [];
-  const archives: ScannedArchive[] = [];
-  for (const outcome of await Promise.all(options.archives.map((path) => readOrFailure(path, onRawBytes)))) {
-    if ('target' in outcome) {
-      unreadable.push(outcome);
-      continue;
-    }
-    const archive = checkPlatforms(outcome, declared.get(outcome.path), options.platformFrom);
-    archives.push(archive);
+  const read = await readArchives(
+    options.archives,
+    workDir,
+    {
+      onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
+      onNotice: (message) => emit({ type: 'notice', message }),
+      // An archive that cannot be read at all is a failure of its own; the others still load.
+      onUnreadable: (err) => unreadable.push({ target: err.archive, message: err.reason }),
+    },
+    new ScanCache(cacheDirOf(options)),
+  );
+  const archives = read.map((archive) => checkPlatforms(archive, declared.get(archive.path), options.platformFrom));
+  for (const archive of archives) {
     emit({
       type: 'archive',
       archive: archive.path,
@@ -84,20 +79,21 @@ export async function planLoad(options: LoadOptions, emit: EventSink = () => {})
   return plan;
 }
 
-/** An archive that cannot be read at all is a failure of its own; the others still load. */
-async function readOrFailure(path: string, onRawBytes: (n: number) => void): Promise<ScannedArchive | Failure> {
-  try {
-    return await readArchive(path, onRawBytes);
-  } catch (err) {
-    if (err instanceof ArchiveError) return { target: err.archive, message: err.reason };
-    throw err;
-  }
+function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
+  const algorithm = asked.algorithm ?? 'gzip';
+  return { algorithm, level: asked.level ?? defaultLevels[algorithm] };
 }
 
-export async function load(options: LoadOptions): Promise<LoadResult> {
+const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+
+export function load(options: LoadOptions): Promise<LoadResult> {
+  return withWorkDir((workDir) => loadIn(workDir, options));
+}
+
+async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const plan = await planLoad(options, emit);
+  const plan = await planLoad(options, spoolDir, emit);
   const failures = [...plan.failures];
   const warnings = plan.archives.flatMap((a) => a.warnings);
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
@@ -109,8 +105,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   });
   if (plan.tags.length === 0 || (options.failFast && failures.length)) return result([], 0);
   const client = connect(options);
-  const spoolDir = await mkdtemp(join(tmpdir(), 'airlift-'));
-  const cache = await BlobInfoCache.open(options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+  const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   try {
     await client.ping();
@@ -124,7 +119,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
         ...placement,
         cache,
         concurrency,
-        compressionLevel: options.compressionLevel ?? defaultCompressionLevel,
+        compression: compressionChoice(options.compression),
         spoolDir,
         onRawBytes: (n) => emit({ type: 'read', bytes: (read += n), total: readTotal }),
       },
@@ -170,7 +165,6 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     failures.sort((a, b) => a.target.localeCompare(b.target));
     return result(images, bytesUploaded);
   } finally {
-    await rm(spoolDir, { recursive: true, force: true });
     await client.close();
   }
 }

@@ -4,7 +4,7 @@
  * images was rejected (broken in its archive, wrong platform, claimed by two images) is left
  * out whole, as a failure: a tag never gets only part of what this run brings for it.
  */
-import type { ScannedArchive, SourceImage, SourceLayer } from '../archive/model.js';
+import { layerKey, type ScannedArchive, type SourceImage, type SourceLayer } from '../archive/model.js';
 import { type Digest, shortDigest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { formatReference, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
@@ -25,12 +25,11 @@ export interface PlannedImage {
   platform: string;
 }
 
-/** A distinct layer of the run (by diffID), read once from one archive. */
+/** A distinct layer of the run (by diffID or blob digest), read at most once, from one archive. */
 export interface LayerPlan {
-  diffID: Digest;
+  key: Digest;
   archive: string;
-  entry: string;
-  size: number;
+  source: SourceLayer;
   /** Every target repository that needs it, in first-use order. */
   repositories: string[];
 }
@@ -132,10 +131,11 @@ function planLayers(tags: TagPlan[]): Map<Digest, LayerPlan> {
   return layers;
 }
 
-function addLayer(layers: Map<Digest, LayerPlan>, archive: string, layer: SourceLayer, repository: string): void {
-  const plan = layers.get(layer.diffID);
+function addLayer(layers: Map<Digest, LayerPlan>, archive: string, source: SourceLayer, repository: string): void {
+  const key = layerKey(source);
+  const plan = layers.get(key);
   if (!plan) {
-    layers.set(layer.diffID, { diffID: layer.diffID, archive, entry: layer.entry, size: layer.size, repositories: [repository] });
+    layers.set(key, { key, archive, source, repositories: [repository] });
   } else if (!plan.repositories.includes(repository)) {
     plan.repositories.push(repository);
   }

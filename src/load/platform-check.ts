@@ -11,6 +11,7 @@ import { sha256 } from '../oci/digest.js';
 import { formatPlatform, normalizePlatform, type Platform } from '../oci/platform.js';
 import { formatReference } from '../oci/reference.js';
 import { PlanError } from './plan.js';
+import { configPlatform } from './verify.js';
 
 /** Which side wins when an archive and an image config disagree on the platform. */
 export type PlatformSource = 'archive' | 'config';
@@ -71,23 +72,26 @@ export function checkPlatforms(archive: ScannedArchive, declared: DeclaredArch |
   const rejected: RejectedImage[] = [];
   const warnings: string[] = [];
   for (const image of archive.images) {
-    if (agrees(declared, image.platform)) {
+    // The config's own word: an OCI bundle's image platform may come from its upstream index.
+    const config = configPlatform(image.config.bytes) ?? image.platform;
+    if (agrees(declared, config)) {
       images.push(image);
       continue;
     }
-    const claim = `${describe(image)}: ${declared.by} says ${formatDeclared(declared)} but its config says ${formatPlatform(image.platform)}`;
+    const claim = `${describe(image)}: ${declared.by} says ${formatDeclared(declared)} but its config says ${formatPlatform(config)}`;
     if (trust === 'archive') {
       const relabelled = relabel(
         image,
-        normalizePlatform({ os: image.platform.os, architecture: declared.architecture, variant: declared.variant }),
+        normalizePlatform({ os: config.os, architecture: declared.architecture, variant: declared.variant }),
       );
       images.push(relabelled);
       warnings.push(
         `${claim}; pushing it as ${formatPlatform(relabelled.platform)} with its config rewritten to match (--platform-from archive)`,
       );
     } else if (trust === 'config') {
-      images.push(image);
-      warnings.push(`${claim}; pushing it as ${formatPlatform(image.platform)}, as its config says (--platform-from config)`);
+      // Upstream's index labels it otherwise: that index cannot be pushed unchanged.
+      images.push({ ...image, platform: config, upstreamIndex: undefined });
+      warnings.push(`${claim}; pushing it as ${formatPlatform(config)}, as its config says (--platform-from config)`);
     } else {
       rejected.push({
         refs: image.refs,
@@ -114,7 +118,10 @@ const formatDeclared = (declared: DeclaredArch): string => [declared.architectur
 const describe = (image: SourceImage): string =>
   `${image.archive}: image ${image.refs.length ? formatReference(image.refs[0]!) : image.config.digest}`;
 
-/** The image with its config saying `platform`: the config pushed and the index entry then agree. */
+/**
+ * The image with its config saying `platform`: the config pushed and the index entry then
+ * agree. The original manifest and upstream index name the old config, so they are dropped.
+ */
 function relabel(image: SourceImage, platform: Platform): SourceImage {
   const config = JSON.parse(image.config.bytes.toString('utf8')) as Record<string, unknown>;
   config.os = platform.os;
@@ -122,5 +129,5 @@ function relabel(image: SourceImage, platform: Platform): SourceImage {
   if (platform.variant) config.variant = platform.variant;
   else delete config.variant;
   const bytes = Buffer.from(JSON.stringify(config));
-  return { ...image, platform, config: { bytes, digest: sha256(bytes) } };
+  return { ...image, platform, config: { bytes, digest: sha256(bytes) }, manifest: undefined, upstreamIndex: undefined };
 }

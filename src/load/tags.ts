@@ -1,7 +1,10 @@
 /**
- * Publishing one tag: a config and an OCI manifest per platform, each verified, then the
- * index, merged with what the tag already holds and pushed last, then read back.
+ * Publishing one tag: a config and a manifest per platform, each verified, then the index,
+ * pushed last and read back. Original manifests and upstream indexes from the archives are
+ * pushed byte-for-byte, so their digests stay those of upstream; otherwise airlift builds
+ * an OCI manifest per image and an index merged with what the tag already holds.
  */
+import { layerKey, type SourceImage } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, descriptorOf, type Document, imageIndex, imageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -32,20 +35,21 @@ export async function publishTag(
   layers: Map<Digest, LayerOutcome>,
   options: PublishOptions = {},
 ): Promise<PublishedImage> {
-  const { client } = ctx;
-  // Every layer of every image first: an image with a bad layer gets no manifest pushed at all.
+  // Every image of the tag must have all its layers before any of its manifests is pushed.
   const layerLists = tagLayers(tag, layers);
+  const manifests = tag.images.map(({ source }, i) => source.manifest ?? buildManifest(source, layerLists[i]!));
   const children: Descriptor[] = [];
   for (const [i, { source }] of tag.images.entries()) {
-    const config = source.config;
+    const manifest = manifests[i]!;
+    const { config } = source;
     await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, open: () => config.bytes }, [tag.repository]);
-    const manifest = imageManifest({ mediaType: MediaType.ociConfig, digest: config.digest, size: config.bytes.length }, layerLists[i]!);
-    await client.putManifest(tag.repository, manifest.digest, manifest);
+    await ctx.client.putManifest(tag.repository, manifest.digest, manifest);
     children.push(descriptorOf(manifest, source.platform));
   }
-  const kept = options.replace ? [] : await keptEntries(ctx, tag, children);
+  const upstream = completeUpstreamIndex(tag, children);
+  const kept = upstream || options.replace ? [] : await keptEntries(ctx, tag, children);
   for (const entry of [...kept, ...children]) {
-    const check = await verifyImage(client, tag.repository, entry);
+    const check = await verifyImage(ctx.client, tag.repository, entry);
     if (!check.problems.length) continue;
     const hint = kept.includes(entry)
       ? `; the tag already held this ${formatPlatform(entry.platform!)} entry: pass --replace to overwrite the tag with this run's platforms only`
@@ -53,9 +57,11 @@ export async function publishTag(
     throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}${hint}`);
   }
   // Sorted, so that loading the same platforms again gives the same index.
-  const entries = [...kept, ...children].sort((a, b) => formatPlatform(a.platform!).localeCompare(formatPlatform(b.platform!)));
-  const index = imageIndex(entries);
-  await client.putManifest(tag.repository, tag.target.tag!, index);
+  const entries = upstream
+    ? children
+    : [...kept, ...children].sort((a, b) => formatPlatform(a.platform!).localeCompare(formatPlatform(b.platform!)));
+  const index = upstream ?? imageIndex(entries);
+  await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
   return {
@@ -74,18 +80,40 @@ export async function publishTag(
   };
 }
 
-/** The layer descriptors of each of the tag's images; throws, naming image and layer, when a layer failed. */
+/** The layers of each of the tag's images as published; a layer that failed throws, naming image and layer. */
 export function tagLayers(tag: TagPlan, layers: Map<Digest, LayerOutcome>): Descriptor[][] {
   return tag.images.map((image) =>
-    image.source.layers.map((layer): Descriptor => {
-      const outcome = layers.get(layer.diffID);
+    image.source.layers.map((layer) => {
+      const outcome = layers.get(layerKey(layer));
       if (!outcome || 'error' in outcome) {
         const why = outcome?.error ?? `layer ${layer.entry} was not published`;
         throw new TagError(`image ${formatReference(image.sourceRef)} (${image.platform}): ${why}`);
       }
-      return { mediaType: MediaType.ociLayerGzip, ...outcome.blob };
+      return outcome.descriptor;
     }),
   );
+}
+
+/** An OCI manifest over the published layers, for images the archive has no original manifest of. */
+function buildManifest(source: SourceImage, layerDescriptors: Descriptor[]): Document {
+  const config = { mediaType: MediaType.ociConfig, digest: source.config.digest, size: source.config.bytes.length };
+  return imageManifest(config, layerDescriptors);
+}
+
+/**
+ * The upstream index the images came from, when this run pushes every one of its children:
+ * pushing it unchanged keeps the tag's digest equal to upstream's. Never pushed otherwise,
+ * as an index with a missing child would break pulls of that platform.
+ */
+function completeUpstreamIndex(tag: TagPlan, children: Descriptor[]): Document | undefined {
+  const upstreams = new Map(
+    tag.images.flatMap(({ source }) => (source.upstreamIndex ? [[source.upstreamIndex.digest, source.upstreamIndex]] : [])),
+  );
+  if (upstreams.size !== 1) return undefined;
+  const [upstream] = upstreams.values();
+  const listed = indexEntries(upstream!.bytes, upstream!.mediaType) ?? [];
+  const pushed = new Set(children.map((child) => child.digest));
+  return listed.length === children.length && listed.every((entry) => pushed.has(entry.digest)) ? upstream : undefined;
 }
 
 /**
