@@ -162,7 +162,9 @@ const cases: Case[] = [
     name: 'no-manifest',
     make: async (dir) => [await edited(dir, 'no-manifest-amd64.tar', (item) => (item.header.name === 'manifest.json' ? [] : [item]))],
     code: 1,
-    failures: [/neither index\.json nor manifest\.json is in the archive: not an image bundle, or it is truncated; re-create or re-download it/],
+    failures: [
+      /neither index\.json nor manifest\.json is in the archive: not an image bundle, or it is truncated; re-create or re-download it/,
+    ],
     tags: [],
   },
   {
