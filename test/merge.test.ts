@@ -35,7 +35,7 @@ afterAll(async () => {
 
 const load = (namespace: string, ...args: string[]) =>
   runAirlift(['load', '--registry', `${registry.host}/${namespace}`, '--plain-http', '--image-list', imageList, '--json', ...args], {
-    env: { XDG_CACHE_HOME: cacheHome },
+    env: { XDG_CACHE_HOME: cacheHome, TMPDIR: cacheHome },
   });
 
 /** The tag's index digest and its entries as `platform → manifest digest`. */

@@ -510,10 +510,14 @@ describe('--platform-from: what is pushed is consistent', () => {
   });
 
   test('an --arch naming no archive, or an unknown architecture, is a usage error', async () => {
-    for (const arch of ['nope.tar=amd64', `${good}=not an arch`, 'no-equals-sign']) {
-      const run = await runAirlift(['load', '--registry', `${registry.host}/usage`, '--plain-http', '--arch', arch, good]);
-      expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(/--arch/);
-    }
+    const runs = await Promise.all(
+      ['nope.tar=amd64', `${good}=not an arch`, 'no-equals-sign'].map((arch) =>
+        runAirlift(['load', '--registry', `${registry.host}/usage`, '--plain-http', '--arch', arch, good]),
+      ),
+    );
+    expect(runs.map((run) => run.code)).toEqual([2, 2, 2]);
+    expect(runs[0]!.stderr).toMatch(/--arch names nope\.tar: not among the archives to load/);
+    expect(runs[1]!.stderr).toMatch(/invalid architecture "not an arch" in --arch/);
+    expect(runs[2]!.stderr).toMatch(/--arch no-equals-sign: expected ARCHIVE=ARCH/);
   });
 });

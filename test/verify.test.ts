@@ -41,7 +41,7 @@ beforeAll(async () => {
   await writeFile(imageList, `# what was loaded\n${PAUSE}\n${BUSYBOX}\n`);
   const load = (namespace: string, archives: string[]) =>
     runAirlift(['load', '--registry', `${registry.host}/${namespace}`, '--plain-http', '--image-list', imageList, ...archives], {
-      env: { XDG_CACHE_HOME: dir },
+      env: { XDG_CACHE_HOME: dir, TMPDIR: dir },
     });
   const loads = await Promise.all([load('full', bundles), load('amd64-only', bundles.slice(0, 1)), load('broken', bundles)]);
   for (const run of loads) expect(run.code).toBe(0);
