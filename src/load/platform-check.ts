@@ -28,7 +28,7 @@ const fileNameArch = /-(amd64|arm64|armhf|armel|arm|aarch64|x86_64)\./;
 const archPattern = /^[a-z0-9_]+(\/v[0-9]+)?$/;
 
 /** Parses `amd64`, `arm64`, `arm`, `arm/v7`, `armhf`, `aarch64`… */
-export function parseArch(text: string, by: string): DeclaredArch {
+function parseArch(text: string, by: string): DeclaredArch {
   const value = text.trim().toLowerCase();
   if (!archPattern.test(value)) throw new PlanError(`invalid architecture "${text}" in ${by}: expected e.g. amd64, arm64, arm, arm/v7`);
   const [architecture, variant] = value.split('/') as [string, string | undefined];
