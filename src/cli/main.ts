@@ -10,6 +10,7 @@ import { ExitCode, UsageError } from './errors.js';
 import { protectStdinArgument } from './input.js';
 import { inspectCommand } from './inspect-command.js';
 import { loadCommand } from './load-command.js';
+import { verifyCommand } from './verify-command.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
     .command(inspectCommand)
+    .command(verifyCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command, e.g. airlift load --help')
     .strict()
