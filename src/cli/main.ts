@@ -6,9 +6,10 @@ import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
 import { RegistryError } from '../registry/errors.js';
-import { ExitCode, UsageError } from './errors.js';
 import { protectStdinArgument } from './input.js';
 import { inspectCommand } from './inspect-command.js';
+import { ExitCode, exitCodesEpilog, UsageError } from './errors.js';
+import { k3sRegistriesCommand } from './k3s-registries-command.js';
 import { loadCommand } from './load-command.js';
 
 const debug = process.argv.includes('--debug');
@@ -33,10 +34,11 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
     .command(inspectCommand)
+    .command(k3sRegistriesCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command, e.g. airlift load --help')
     .strict()
-    .epilog('Exit codes: 0 ok, 1 some images failed, 2 usage or setup error.')
+    .epilog(exitCodesEpilog)
     .fail((message, err) => {
       throw err ?? new UsageError(message);
     })

@@ -15,6 +15,13 @@ export interface OutputArgs {
   quiet?: boolean;
 }
 
+/** `--opt a,b --opt c` → `['a', 'b', 'c']`: repeatable and comma-separated alike. */
+export const commaList = (values: string[]): string[] =>
+  values
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter(Boolean);
+
 /** A repeated option counts once, the last time, as in most CLIs. */
 const lastValue = (value: string | string[]): string => (Array.isArray(value) ? value[value.length - 1]! : value);
 

@@ -4,12 +4,14 @@
  */
 import { readArchives } from '../archive/inputs.js';
 import { ScanCache } from '../archive/scan-cache.js';
+import { layerKey } from '../archive/model.js';
 import { withWorkDir } from './workspace.js';
+import type { Platform } from '../oci/platform.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
-import type { EventSink } from './events.js';
+import type { EventSink, LoadEvent } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
@@ -26,6 +28,10 @@ export interface LoadOptions {
   credentials?: Credentials;
   /** Load only these images. */
   imageList?: Reference[];
+  /** Load only the images of these platforms. */
+  platforms?: Platform[];
+  /** Also push `<tag>-<arch>` per-platform tags. */
+  archTags?: boolean;
   concurrency?: number;
   /** How uncompressed layers are compressed (default gzip level 1); original blobs are never recompressed. */
   compression?: Partial<CompressionChoice>;
@@ -66,15 +72,41 @@ export async function planLoad(options: LoadOptions, workDir: string, emit: Even
     for (const message of archive.warnings) emit({ type: 'warning', message });
   }
   emit({ type: 'phase', phase: 'planning' });
-  return buildPlan(archives, target, options.imageList);
+  const plan = buildPlan(archives, target, options.imageList, options.platforms);
+  emit(planEvent(plan));
+  return plan;
 }
 
-function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
+function planEvent(plan: Plan): LoadEvent {
+  const tags = plan.tags.map((tag) => {
+    const layers = [...new Set(tag.images.flatMap((image) => image.source.layers.map(layerKey)))];
+    return {
+      target: tag.targetName,
+      platforms: tag.images.map((image) => image.platform),
+      layers,
+      bytes: layers.reduce((sum, key) => sum + plan.layers.get(key)!.source.size, 0),
+    };
+  });
+  const bytes = [...plan.layers.values()].reduce((sum, layer) => sum + layer.source.size, 0);
+  return { type: 'plan', tags, layers: plan.layers.size, bytes };
+}
+
+export function registryClient(options: LoadOptions): RegistryClient {
+  return new RegistryClient({
+    host: parseTargetRegistry(options.registry).host,
+    plainHttp: options.plainHttp,
+    insecure: options.insecure,
+    caFile: options.caFile,
+    credentials: options.credentials,
+  });
+}
+
+export function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
   const algorithm = asked.algorithm ?? 'gzip';
   return { algorithm, level: asked.level ?? defaultLevels[algorithm] };
 }
 
-const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+export const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
 
 export function load(options: LoadOptions): Promise<LoadResult> {
   return withWorkDir((workDir) => loadIn(workDir, options));
@@ -84,13 +116,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const plan = await planLoad(options, spoolDir, emit);
-  const client = new RegistryClient({
-    host: parseTargetRegistry(options.registry).host,
-    plainHttp: options.plainHttp,
-    insecure: options.insecure,
-    caFile: options.caFile,
-    credentials: options.credentials,
-  });
+  const client = registryClient(options);
   const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   try {
@@ -98,7 +124,8 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     emit({ type: 'phase', phase: 'uploading' });
     const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
     const concurrency = options.concurrency ?? 4;
-    const readTotal = plan.archives.reduce((sum, a) => sum + a.fileSize, 0);
+    const layerArchives = new Set([...plan.layers.values()].map((layer) => layer.archive));
+    const readTotal = plan.archives.filter((a) => layerArchives.has(a.path)).reduce((sum, a) => sum + a.fileSize, 0);
     let read = 0;
     const layers = await publishLayers(
       {
@@ -121,7 +148,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
       plan.tags.map((tag) =>
         perTag(async () => {
           try {
-            images.push(await publishTag(placement, tag, layers));
+            images.push(await publishTag(placement, tag, layers, { archTags: options.archTags }));
           } catch (err) {
             failures.push({ target: tag.targetName, message: (err as Error).message });
             emit({ type: 'failure', target: tag.targetName, message: (err as Error).message });

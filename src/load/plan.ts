@@ -5,7 +5,7 @@
  */
 import { layerKey, type ScannedArchive, type SourceImage, type SourceLayer } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform } from '../oci/platform.js';
+import { formatPlatform, type Platform } from '../oci/platform.js';
 import { formatReference, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
 
 export interface TagPlan {
@@ -41,9 +41,12 @@ export interface Plan {
 
 export class PlanError extends Error {}
 
-export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, imageList?: Reference[]): Plan {
+/** `platforms`, when given (normalised), keeps only images of those platforms. */
+export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, imageList?: Reference[], platforms?: Platform[]): Plan {
   const wanted = imageList && new Set(imageList.map(formatReference));
+  const wantedPlatforms = platforms && new Set(platforms.map(formatPlatform));
   const found = new Set<string>();
+  const foundPlatforms = new Set<string>();
   const tags = new Map<string, TagPlan>();
   for (const archive of archives) {
     for (const source of archive.images) {
@@ -51,9 +54,18 @@ export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, im
         const name = formatReference(sourceRef);
         if (wanted && !wanted.has(name)) continue;
         found.add(name);
-        addImage(tags, targetReference(sourceRef, target), { source, sourceRef, platform: formatPlatform(source.platform) });
+        const platform = formatPlatform(source.platform);
+        foundPlatforms.add(platform);
+        if (wantedPlatforms && !wantedPlatforms.has(platform)) continue;
+        addImage(tags, targetReference(sourceRef, target), { source, sourceRef, platform });
       }
     }
+  }
+  const absent = [...(wantedPlatforms ?? [])].filter((platform) => !foundPlatforms.has(platform));
+  if (absent.length) {
+    throw new PlanError(
+      `--platform ${absent.join(', ')}: no image of the archives is built for it (they hold ${[...foundPlatforms].sort().join(', ') || 'no images'}); add the bundle for it or leave it out`,
+    );
   }
   if (wanted) {
     const missing = [...wanted].filter((name) => !found.has(name));

@@ -8,23 +8,35 @@ import { layerKey, type SourceImage } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, descriptorOf, type Document, imageIndex, imageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
-import { formatPlatform, normalizePlatform } from '../oci/platform.js';
-import { formatReference } from '../oci/reference.js';
+import { archTagNames, formatPlatform, normalizePlatform, type Platform } from '../oci/platform.js';
+import { formatReference, type Reference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
 import type { LayerOutcome } from './layers.js';
 import type { TagPlan } from './plan.js';
-import { configPlatform, indexEntries, verifyImage } from './verify.js';
+import { currentEntries, indexEntries, verifyImage } from './verify.js';
 
 export interface PublishedImage {
   target: string;
   sources: Array<{ archive: string; ref: string; platform: string }>;
   indexDigest: Digest;
   platforms: Array<{ platform: string; manifestDigest: Digest; configDigest: Digest }>;
+  /** With `archTags`: the `<tag>-<arch>` references pushed. */
+  archTags?: string[];
+}
+
+export interface PublishOptions {
+  /** Also tag each platform's manifest `<tag>-<arch>`, as the classic load scripts did. */
+  archTags?: boolean;
 }
 
 export class TagError extends Error {}
 
-export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<Digest, LayerOutcome>): Promise<PublishedImage> {
+export async function publishTag(
+  ctx: BlobPlacement,
+  tag: TagPlan,
+  layers: Map<Digest, LayerOutcome>,
+  options: PublishOptions = {},
+): Promise<PublishedImage> {
   // Every image of the tag must have all its layers before any of its manifests is pushed.
   const manifests = tag.images.map(({ source }) => {
     const layerDescriptors = publishedLayers(source, layers);
@@ -44,9 +56,14 @@ export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<D
     const check = await verifyImage(ctx.client, tag.repository, entry);
     if (check.problems.length) throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}`);
   }
+  // Named before the index is pushed, so that a naming conflict leaves the tag unchanged.
+  const indexPlatforms = entries.map((e) => e.platform!);
+  const archTargets = options.archTags ? archTagTargets(tag, indexPlatforms, manifests.length) : undefined;
   const index = upstream ?? imageIndex(entries);
   await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
+  // After the index, so that a per-arch tag never names a manifest the index lacks.
+  for (const [i, target] of (archTargets ?? []).entries()) await ctx.client.putManifest(tag.repository, target.tag!, manifests[i]!);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
   return {
     target: tag.targetName,
@@ -61,6 +78,7 @@ export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<D
       manifestDigest: children[i]!.digest,
       configDigest: image.source.config.digest,
     })),
+    ...(archTargets ? { archTags: archTargets.map(formatReference) } : {}),
   };
 }
 
@@ -96,23 +114,24 @@ function completeUpstreamIndex(tag: TagPlan, children: Descriptor[]): Document |
 }
 
 /**
+ * `<tag>-<arch>` for the last `count` platforms of the index (this run's), named from all of
+ * them so that a later run adding arm/v6 next to arm/v7 keeps `-arm` on v7.
+ */
+export function archTagTargets(tag: TagPlan, indexPlatforms: Platform[], count: number): Reference[] {
+  return archTagNames(indexPlatforms)
+    .slice(indexPlatforms.length - count)
+    .map((name) => ({ ...tag.target, tag: `${tag.target.tag!}-${name}` }));
+}
+
+/**
  * Entries of what the tag holds now for platforms this run does not bring, so that loading
  * amd64 today and arm64 tomorrow ends with both.
  */
 async function keptEntries(ctx: BlobPlacement, tag: TagPlan, ours: Descriptor[]): Promise<Descriptor[]> {
-  const existing = await ctx.client.getManifest(tag.repository, tag.target.tag!);
+  const existing = await currentEntries(ctx.client, tag.repository, tag.target.tag!);
   if (!existing) return [];
   const ourPlatforms = new Set(ours.map((d) => formatPlatform(d.platform!)));
-  const entries = indexEntries(existing.bytes, existing.mediaType) ?? (await asEntry(ctx, tag.repository, existing));
-  return entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
-}
-
-/** A single-manifest tag as an index entry, with the platform its config declares. */
-async function asEntry(ctx: BlobPlacement, repository: string, manifest: Document): Promise<Descriptor[]> {
-  const parsed = JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: Digest } };
-  if (!parsed.config?.digest) return [];
-  const platform = configPlatform(await ctx.client.getBlob(repository, parsed.config.digest));
-  return platform ? [descriptorOf(manifest, platform)] : [];
+  return existing.entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
 }
 
 async function readBack(ctx: BlobPlacement, tag: TagPlan, index: Document): Promise<void> {
