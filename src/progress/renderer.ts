@@ -27,7 +27,8 @@ export interface RendererOptions {
 export function createRenderer(options: RendererOptions = {}): Renderer {
   const stream = options.stream ?? process.stderr;
   if (options.quiet) return { onEvent: () => {}, stop: () => {} };
-  const tty = options.tty ?? Boolean(stream.isTTY && !process.env.CI && process.env.TERM !== 'dumb');
+  // A terminal that reports no width (a pty nobody sized) cannot be redrawn in place.
+  const tty = options.tty ?? Boolean(stream.isTTY && stream.columns > 0 && !process.env.CI && process.env.TERM !== 'dumb');
   const color = options.color ?? !process.env.NO_COLOR;
   return tty ? new SpinnerRenderer(stream, color) : new LineRenderer(stream);
 }
