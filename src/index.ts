@@ -1,7 +1,9 @@
 /** The airlift library: everything the CLI does, as functions that return results and emit events. */
 export { load, planLoad, type LoadOptions, type LoadResult } from './load/load.js';
+export { dryRun, type LoadPlan, type PlannedTag, type PlannedLayer, type PlanTotals } from './load/dry-run.js';
 export type { LoadEvent, EventSink, Phase } from './load/events.js';
 export type { PublishedImage } from './load/tags.js';
+export { k3sRegistriesYaml, type K3sRegistriesOptions } from './k3s/registries.js';
 export { RegistryClient, type RegistryOptions } from './registry/client.js';
 export { RegistryError } from './registry/errors.js';
 export { ArchiveError } from './archive/errors.js';

@@ -17,7 +17,6 @@ export const k3sRegistriesCommand = {
     connectionOptions(y)
       .option('mirror', {
         type: 'string',
-        array: true,
         describe: 'another source registry to mirror besides docker.io (repeatable or comma-separated)',
         coerce: commaList,
       })

@@ -40,9 +40,8 @@ export const loadCommand = {
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
       .option('platform', {
         type: 'string',
-        array: true,
         describe: 'load only these platforms, e.g. linux/arm64,linux/arm/v7 (repeatable or comma-separated)',
-        coerce: (values: string[]) => commaList(values).map(platformArg),
+        coerce: platformList,
       })
       .option('arch-tags', { type: 'boolean', describe: 'also push <tag>-<arch> per-platform tags (3.1-amd64, 3.1-arm64, 3.1-arm)' })
       .option('dry-run', { type: 'boolean', describe: 'print the plan and what the registry already has; write nothing' })
@@ -76,12 +75,16 @@ export const loadCommand = {
   },
 };
 
-function platformArg(text: string): Platform {
-  try {
-    return parsePlatform(text);
-  } catch (err) {
-    throw new UsageError(`--platform: ${(err as Error).message}`);
-  }
+function platformList(value: string | string[]): Platform[] {
+  const platforms = commaList(value).map((text) => {
+    try {
+      return parsePlatform(text);
+    } catch (err) {
+      throw new UsageError(`--platform: ${(err as Error).message}`);
+    }
+  });
+  if (!platforms.length) throw new UsageError('--platform needs a platform, e.g. --platform linux/arm64,linux/arm/v7');
+  return platforms;
 }
 
 async function runLoad(args: LoadArgs): Promise<number> {

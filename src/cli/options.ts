@@ -15,10 +15,15 @@ export interface OutputArgs {
   quiet?: boolean;
 }
 
-/** `--opt a,b --opt c` → `['a', 'b', 'c']`: repeatable and comma-separated alike. */
-export const commaList = (values: string[]): string[] =>
-  values
-    .flatMap((value) => value.split(','))
+/**
+ * `--opt a,b --opt c` → `['a', 'b', 'c']`: repeatable and comma-separated alike. Such options
+ * are declared as plain strings (yargs makes repeats an array): an `array` option would also
+ * swallow the positional arguments after it.
+ */
+export const commaList = (value: string | string[]): string[] =>
+  [value]
+    .flat()
+    .flatMap((item) => item.split(','))
     .map((value) => value.trim())
     .filter(Boolean);
 

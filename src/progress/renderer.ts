@@ -116,7 +116,8 @@ class SpinnerRenderer implements Renderer {
     private readonly stream: NodeJS.WriteStream,
     private readonly color: boolean,
   ) {
-    this.spinner = ora({ stream, text: 'starting', color: color ? 'cyan' : false }).start();
+    // createRenderer has decided this is a terminal; ora's own test would also refuse any CI variable.
+    this.spinner = ora({ stream, text: 'starting', color: color ? 'cyan' : false, isEnabled: true }).start();
   }
 
   onEvent(event: LoadEvent): void {
