@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadPlan } from '../src/load/dry-run.js';
@@ -42,16 +42,20 @@ interface LoadJson {
 
 let registry: Registry;
 let cacheHome: string;
+/** The runs' own temp dir, so their work dirs never show up in another test file's checks of the system one. */
+let privateEnv: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   registry = await startRegistry();
   cacheHome = await tempDir('airlift-cli-cache-');
+  privateEnv = { XDG_CACHE_HOME: cacheHome, TMPDIR: await tempDir('airlift-cli-tmp-') };
 });
 afterAll(async () => {
   await registry?.stop();
+  await Promise.all([cacheHome, privateEnv?.TMPDIR].map((dir) => dir && rm(dir, { recursive: true, force: true })));
 });
 
-const airlift = (args: string[], env: NodeJS.ProcessEnv = {}) => runAirlift(args, { env: { XDG_CACHE_HOME: cacheHome, ...env } });
+const airlift = (args: string[], env: NodeJS.ProcessEnv = {}) => runAirlift(args, { env: { ...privateEnv, ...env } });
 const load = (namespace: string, args: string[], env?: NodeJS.ProcessEnv) =>
   airlift(['load', '--registry', `${registry.host}/${namespace}`, '--plain-http', ...args], env);
 const inspectRaw = async (ref: string) => skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${ref}`]);
@@ -135,7 +139,7 @@ describe('a load, off and on a terminal', () => {
       const command = [process.execPath, join(root, 'dist/src/cli/main.js'), ...args].map((a) => `'${a}'`).join(' ');
       // A CI variable, as CI machines set, keeps airlift off the spinner: unset it.
       return run('env', ['-u', 'CI', 'script', '-qec', `stty cols 120 rows 40; exec ${command}`, '/dev/null'], {
-        env: { XDG_CACHE_HOME: cacheHome, TERM: 'xterm-256color', ...env },
+        env: { ...privateEnv, TERM: 'xterm-256color', ...env },
       });
     };
     const target = ['--registry', `${registry.host}/tty`, '--plain-http'];
@@ -161,7 +165,7 @@ describe('--dry-run', () => {
     const empty = await startRegistry();
     try {
       const result = await runAirlift(['load', '--registry', empty.host, '--plain-http', '--dry-run', '--json', ...bundles], {
-        env: { XDG_CACHE_HOME: await tempDir('airlift-cli-nocache-') },
+        env: { ...privateEnv, XDG_CACHE_HOME: await tempDir('airlift-cli-nocache-') },
       });
       expect(result.code).toBe(0);
       const plan = JSON.parse(result.stdout) as LoadPlan;
@@ -312,7 +316,7 @@ describe('--help', () => {
 
 describe('npm run demo', () => {
   test('builds bundles, loads them into a throwaway registry, checks them, prints registries.yaml, cleans up', async () => {
-    const result = await run(process.execPath, [join(root, 'dist/scripts/demo.js')], { env: { CI: 'true' } });
+    const result = await run(process.execPath, [join(root, 'dist/scripts/demo.js')], { env: { ...privateEnv, CI: 'true' } });
     expect(result.code).toBe(0);
     expect(result.stdout.match(/ {2}✔ 127\.0\.0\.1:\d+\/rancher\/\S+ {2}linux\/amd64, linux\/arm\/v7, linux\/arm64\n/g)).toHaveLength(
       tagCount,
