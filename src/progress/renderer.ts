@@ -71,7 +71,7 @@ class LineRenderer implements Renderer {
       case 'read':
       case 'layer':
         for (const image of completed) this.line(`${image.name}: all ${image.layers} layer(s) in place (${formatBytes(image.bytes)})`);
-        return this.throttledProgress(event.type === 'read' && event.bytes >= event.total);
+        return this.throttledProgress(event.type === 'read' && event.total > 0 && event.bytes >= event.total);
       case 'blob':
         return this.line(
           `${event.kind} ${shortDigest(event.digest)} ${actionText[event.action]} (${formatBytes(event.size)}) in ${event.repository}`,
