@@ -129,7 +129,7 @@ class SpinnerRenderer implements Renderer {
         // A line for each phase that moved bytes, as it ends.
         const took = formatDuration(Date.now() - phaseStarted);
         if (event.phase === previousPhase) break;
-        if (previousPhase === 'reading') this.persist('✔', 'green', `read ${this.progress.readText()} in ${took}`);
+        if (previousPhase === 'reading') this.persist('✔', 'green', `${this.progress.archivesText()} in ${took}`);
         if (previousPhase === 'uploading') this.persist('✔', 'green', `layers: ${blobText(this.progress.blobs)} in ${took}`);
         break;
       }

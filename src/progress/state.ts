@@ -80,9 +80,9 @@ export class Progress {
     return [...this.images.values()].filter((i) => i.state === 'pending').sort((a, b) => rank(a) - rank(b));
   }
 
-  /** `3 archive(s), 24 image(s), 427 KB` */
-  readText(): string {
-    return `${this.archives} archive(s), ${this.sourceImages} image(s), ${formatBytes(this.read.total)}`;
+  /** `3 archive(s): 24 image(s), 427 KB` */
+  archivesText(): string {
+    return `${this.archives} archive(s): ${this.sourceImages} image(s), ${formatBytes(this.read.total)}`;
   }
 
   /** The current phase's totals, with rate and time left where bytes flow. */
@@ -92,7 +92,7 @@ export class Progress {
       return `received ${formatBytes(this.read.bytes)} from standard input`;
     }
     const read = this.read.phase === this.phase && this.read.total > 0 ? this.read : undefined;
-    const readText = read ? `${formatBytes(read.bytes)}/${formatBytes(read.total)} read` : '';
+    const readText = read ? `read ${formatBytes(read.bytes)} of ${formatBytes(read.total)}` : '';
     if (this.phase === 'uploading' && this.plan) {
       const layers = `layers ${this.layersDone}/${this.plan.layers} (${formatBytes(this.layerBytesDone)}/${formatBytes(this.plan.bytes)})`;
       // While the archives are read, their bytes pace the run; after, the uploads still queued do.
