@@ -112,7 +112,7 @@ function* textContent(seed: string, size: number): Generator<Buffer> {
   for (let left = size; left > 0; left -= CHUNK_SIZE) {
     const chunk = Buffer.allocUnsafe(Math.min(left, CHUNK_SIZE));
     // Buffer#copy truncates the last line at the chunk's end.
-    for (let offset = 0; offset < chunk.length; ) {
+    for (let offset = 0; offset < chunk.length;) {
       offset += TEXT_LINES[next() % TEXT_LINES.length].copy(chunk, offset);
     }
     yield chunk;
@@ -296,9 +296,23 @@ function imageConfig(image: ImageSpec, platform: Platform, diffIDs: string[]): o
 
 /** What docker < 25 fills a v1 layer's empty `container_config` with. */
 const EMPTY_CONTAINER_CONFIG = {
-  Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false,
-  Tty: false, OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null,
-  WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
+  Hostname: '',
+  Domainname: '',
+  User: '',
+  AttachStdin: false,
+  AttachStdout: false,
+  AttachStderr: false,
+  Tty: false,
+  OpenStdin: false,
+  StdinOnce: false,
+  Env: null,
+  Cmd: null,
+  Image: '',
+  Volumes: null,
+  WorkingDir: '',
+  Entrypoint: null,
+  OnBuild: null,
+  Labels: null,
 };
 
 export interface ImagePlan {
@@ -410,7 +424,13 @@ export async function planImages(spec: BundleSpec): Promise<ImagePlan[]> {
       measured.set(spec, layer);
       layers.push(layer);
     }
-    const configBytes = jsonBytes(imageConfig(image, platform, layers.map((layer) => layer.diffID)));
+    const configBytes = jsonBytes(
+      imageConfig(
+        image,
+        platform,
+        layers.map((layer) => layer.diffID),
+      ),
+    );
     plans.push({ image, platform, layers, configBytes, configDigest: `sha256:${sha256Hex(configBytes)}` });
   }
   return plans;
@@ -465,8 +485,13 @@ const MUSL_ARCH: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', a
 export function k3sLikeImages(arch: string, opts: { scale?: number } = {}): ImageSpec[] {
   const scale = opts.scale ?? 1;
   const kib = (n: number) => Math.round(n * 1024 * scale);
-  const binary = (file: string, size: number, name = file): FileSpec =>
-    ({ path: file, size: kib(size), kind: 'random', seed: `${arch}/${name}`, mode: 0o755 });
+  const binary = (file: string, size: number, name = file): FileSpec => ({
+    path: file,
+    size: kib(size),
+    kind: 'random',
+    seed: `${arch}/${name}`,
+    mode: 0o755,
+  });
   const text = (file: string, size: number, seed = file): FileSpec => ({ path: file, size: kib(size), kind: 'text', seed });
   const script = (file: string, body: string): FileSpec => ({ path: file, content: `#!/bin/sh\n${body}\n`, mode: 0o755 });
   const muslArch = MUSL_ARCH[arch] ?? arch;
@@ -533,12 +558,10 @@ export function k3sLikeImages(arch: string, opts: { scale?: number } = {}): Imag
       repoTags: ['rancher/klipper-lb:v0.4.4'],
       layers: [
         alpineBase,
-        single(
-          'RUN apk add iptables',
-          binary('sbin/xtables-legacy-multi', 4),
-          text('etc/ethertypes', 1),
-          { path: 'sbin/iptables', symlink: 'xtables-legacy-multi' },
-        ),
+        single('RUN apk add iptables', binary('sbin/xtables-legacy-multi', 4), text('etc/ethertypes', 1), {
+          path: 'sbin/iptables',
+          symlink: 'xtables-legacy-multi',
+        }),
         single('COPY entry /usr/bin/', script('usr/bin/entry', 'exec iptables "$@"')),
       ],
       env: pathEnv,

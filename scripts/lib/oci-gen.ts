@@ -28,16 +28,7 @@ import {
   splitRepoTag,
   writeTarFile,
 } from './bundle-gen.js';
-import type {
-  BundleSpec,
-  ImagePlan,
-  ImageSpec,
-  LayerSpec,
-  MeasuredLayer,
-  Platform,
-  TarEntry,
-  WrittenImage,
-} from './bundle-gen.js';
+import type { BundleSpec, ImagePlan, ImageSpec, LayerSpec, MeasuredLayer, Platform, TarEntry, WrittenImage } from './bundle-gen.js';
 
 /** Media types of an upstream image: Docker schema2 (most of Docker Hub) or OCI (buildkit). */
 export type ManifestFamily = 'docker' | 'oci';
@@ -277,7 +268,11 @@ function registryJson(family: ManifestFamily, value: object): Buffer {
 }
 
 /** Docker's distribution.Descriptor puts size before digest; the OCI struct, digest first. */
-function registryDescriptor(family: ManifestFamily, blob: { mediaType: string; digest: string; size: number }, platform?: Platform): object {
+function registryDescriptor(
+  family: ManifestFamily,
+  blob: { mediaType: string; digest: string; size: number },
+  platform?: Platform,
+): object {
   const { mediaType, digest, size } = blob;
   const fields = family === 'docker' ? { mediaType, size, digest } : { mediaType, digest, size };
   return platform ? { ...fields, platform } : fields;
@@ -296,9 +291,7 @@ function builtPlatforms(spec: UpstreamSpec): Platform[] {
 async function planBuilds(spec: UpstreamSpec): Promise<Map<string, Map<string, ImagePlan>>> {
   const builds = new Map<string, Map<string, ImagePlan>>();
   for (const platform of builtPlatforms(spec)) {
-    const images = spec
-      .images(platform)
-      .filter((image) => indexPlatforms(spec, image.repoTags[0]).some((p) => samePlatform(p, platform)));
+    const images = spec.images(platform).filter((image) => indexPlatforms(spec, image.repoTags[0]).some((p) => samePlatform(p, platform)));
     for (const plan of await planImages({ platform, images })) {
       const repoTag = plan.image.repoTags[0];
       if (!builds.has(repoTag)) builds.set(repoTag, new Map());

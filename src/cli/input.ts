@@ -33,3 +33,8 @@ const stdinPlaceholder = '\u0000stdin';
 export const protectStdinArgument = (arg: string): string => (arg === '-' ? stdinPlaceholder : arg);
 
 export const archiveArgument = (arg: string): string => (arg === stdinPlaceholder ? '-' : arg);
+
+/** The password when `--password-stdin` asks for it: all of stdin but a final newline. */
+export async function readPassword(args: { 'password-stdin'?: boolean }): Promise<string | undefined> {
+  return args['password-stdin'] ? readStdin() : undefined;
+}

@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { type InspectedArchive, inspectArchives } from '../inspect/inspect.js';
 import { shortDigest } from '../oci/digest.js';
 import { formatBytes } from '../progress/format.js';
+import { exitCodesEpilog } from './errors.js';
 import { archiveArgument } from './input.js';
 
 interface InspectArgs {
@@ -20,7 +21,8 @@ export const inspectCommand = {
       .option('json', { type: 'boolean', describe: 'print one JSON document on stdout' })
       .option('layers', { type: 'boolean', describe: 'list every layer of every image' })
       .example('$0 inspect k3s-airgap-images-arm64.tar.zst', 'images and platforms of a bundle')
-      .example('$0 inspect --json *.tar.gz | jq ".[].images[].refs"', 'machine-readable'),
+      .example('$0 inspect --json *.tar.gz | jq ".[].images[].refs"', 'machine-readable')
+      .epilog(exitCodesEpilog),
   handler: async (args: InspectArgs): Promise<void> => {
     const archives = await inspectArchives(args.archives.map(archiveArgument));
     process.stdout.write(args.json ? `${JSON.stringify(archives, null, 2)}\n` : archives.map((a) => describe(a, args.layers)).join('\n'));

@@ -6,9 +6,10 @@ import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
 import { ConfigurationError, RegistryError } from '../registry/errors.js';
-import { ExitCode, UsageError } from './errors.js';
 import { protectStdinArgument } from './input.js';
 import { inspectCommand } from './inspect-command.js';
+import { ExitCode, exitCodesEpilog, UsageError } from './errors.js';
+import { k3sRegistriesCommand } from './k3s-registries-command.js';
 import { loadCommand } from './load-command.js';
 import { verifyCommand } from './verify-command.js';
 
@@ -36,14 +37,22 @@ async function main(): Promise<void> {
     .command(loadCommand)
     .command(inspectCommand)
     .command(verifyCommand)
+    .command(k3sRegistriesCommand)
+    .example('$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.zst', 'every bundle → one multi-arch tag per image')
+    .example('$0 inspect k3s-airgap-images-arm64.tar.zst', 'what a bundle holds')
+    .example('$0 verify --registry registry.local:5000 --image-list k3s-images.txt', 'check what the registry holds')
+    .example('$0 k3s-registries --registry registry.local:5000 > registries.yaml', 'point k3s nodes at the registry')
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command, e.g. airlift load --help')
     .strict()
-    .epilog('Exit codes: 0 ok, 1 some images failed, 2 usage or setup error.')
+    .epilog(exitCodesEpilog)
     .fail((message, err) => {
-      throw err ?? new UsageError(message);
+      // yargs' own errors, raised by a coerce function too, are usage errors.
+      throw err && err.name !== 'YError' ? err : new UsageError(message || err!.message);
     })
     .help()
+    // Examples are long command lines: use the terminal's width, up to 120 columns.
+    .wrap(Math.min(120, process.stdout.columns || 120))
     .parseAsync();
 }
 

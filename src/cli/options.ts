@@ -22,6 +22,18 @@ export interface OutputArgs {
   quiet?: boolean;
 }
 
+/**
+ * `--opt a,b --opt c` → `['a', 'b', 'c']`: repeatable and comma-separated alike. Such options
+ * are declared as plain strings (yargs makes repeats an array): an `array` option would also
+ * swallow the positional arguments after it.
+ */
+export const commaList = (value: string | string[]): string[] =>
+  [value]
+    .flat()
+    .flatMap((item) => item.split(','))
+    .map((value) => value.trim())
+    .filter(Boolean);
+
 /** A repeated option counts once, the last time, as in most CLIs. */
 const lastValue = (value: string | string[]): string => (Array.isArray(value) ? value[value.length - 1]! : value);
 

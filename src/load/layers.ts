@@ -31,6 +31,8 @@ export interface LayerContext extends BlobPlacement {
 
 export type LayerOutcome = { descriptor: Descriptor } | { error: string };
 
+type Settle = (layer: LayerPlan, outcome: LayerOutcome) => void;
+
 const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
 export async function publishLayers(
@@ -39,14 +41,18 @@ export async function publishLayers(
   layers: Map<Digest, LayerPlan>,
 ): Promise<Map<Digest, LayerOutcome>> {
   const outcomes = new Map<Digest, LayerOutcome>();
+  const settle: Settle = (layer, outcome) => {
+    outcomes.set(layer.key, outcome);
+    ctx.emit({ type: 'layer', key: layer.key, size: layer.source.size, ok: 'descriptor' in outcome });
+  };
   const toRead: LayerPlan[] = [];
   const lookup = limiter(ctx.concurrency);
   await Promise.all(
     [...layers.values()].map((layer) =>
       lookup(async () => {
-        const known = knownDescriptor(ctx, layer);
+        const known = knownDescriptor(layer, ctx.cache, ctx.compression, ctx.known);
         const missing = known && (await mountKnownBlob(ctx, { kind: 'layer', ...known }, layer.repositories));
-        if (known && missing!.length === 0) outcomes.set(layer.key, { descriptor: known });
+        if (known && missing!.length === 0) settle(layer, { descriptor: known });
         else toRead.push(missing && missing.length < layer.repositories.length ? { ...layer, repositories: missing } : layer);
       }),
     ),
@@ -65,10 +71,10 @@ export async function publishLayers(
           async (entry, body) => {
             const layer = byEntry.get(entry)!;
             const spooled = await spoolLayer(ctx, archive.path, layer, body);
-            if ('error' in spooled) return void outcomes.set(layer.key, spooled);
+            if ('error' in spooled) return settle(layer, spooled);
             // Uploads go on while the archive is read further, but a slow registry holds the
             // reading back, so spooled layers waiting for upload stay few.
-            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, spooled.file, outcomes)).finally(() =>
+            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, spooled.file, settle)).finally(() =>
               pending.delete(upload),
             );
             pending.add(upload);
@@ -78,7 +84,7 @@ export async function publishLayers(
         );
       } catch (err) {
         for (const layer of byEntry.values()) {
-          if (!outcomes.has(layer.key)) outcomes.set(layer.key, { error: (err as Error).message });
+          if (!outcomes.has(layer.key)) settle(layer, { error: (err as Error).message });
         }
       }
     }),
@@ -87,15 +93,20 @@ export async function publishLayers(
   return outcomes;
 }
 
-/** The blob's descriptor when it is known without reading the layer. */
-function knownDescriptor(ctx: LayerContext, layer: LayerPlan): Descriptor | undefined {
+/** The blob's descriptor when it is known without reading the layer (also what `--dry-run` looks up). */
+export function knownDescriptor(
+  layer: LayerPlan,
+  cache: BlobInfoCache,
+  compression: CompressionChoice,
+  known?: Map<Digest, Descriptor>,
+): Descriptor | undefined {
   const { source } = layer;
   if (source.kind === 'blob') return source.descriptor;
-  const atTag = ctx.known?.get(source.diffID);
+  const atTag = known?.get(source.diffID);
   if (atTag) return atTag;
-  const mediaType = layerMediaType[ctx.compression.algorithm];
-  if (ctx.compression.algorithm === 'none') return { mediaType, digest: source.diffID, size: source.size };
-  const cached = ctx.cache.get(source.diffID, cacheKey(ctx.compression));
+  const mediaType = layerMediaType[compression.algorithm];
+  if (compression.algorithm === 'none') return { mediaType, digest: source.diffID, size: source.size };
+  const cached = cache.get(source.diffID, cacheKey(compression));
   return cached && { mediaType, ...cached };
 }
 
@@ -119,13 +130,7 @@ async function spoolLayer(
   return { descriptor: { mediaType: layerMediaType[ctx.compression.algorithm], digest: blob.digest, size: blob.size }, file };
 }
 
-async function uploadSpooled(
-  ctx: LayerContext,
-  layer: LayerPlan,
-  descriptor: Descriptor,
-  file: string,
-  outcomes: Map<Digest, LayerOutcome>,
-): Promise<void> {
+async function uploadSpooled(ctx: LayerContext, layer: LayerPlan, descriptor: Descriptor, file: string, settle: Settle): Promise<void> {
   try {
     await placeBlob(
       ctx,
@@ -137,9 +142,9 @@ async function uploadSpooled(
       },
       layer.repositories,
     );
-    outcomes.set(layer.key, { descriptor });
+    settle(layer, { descriptor });
   } catch (err) {
-    outcomes.set(layer.key, { error: (err as Error).message });
+    settle(layer, { error: (err as Error).message });
   } finally {
     await rm(file, { force: true });
   }

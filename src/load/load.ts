@@ -5,12 +5,14 @@
 import { readArchives } from '../archive/inputs.js';
 import { ScanCache } from '../archive/scan-cache.js';
 import type { ManifestFormat } from '../oci/media-types.js';
+import { layerKey } from '../archive/model.js';
 import { withWorkDir } from './workspace.js';
+import type { Platform } from '../oci/platform.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import { type ConnectionSettings, resolveConnection } from '../registry/connection.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
-import type { EventSink } from './events.js';
+import type { EventSink, LoadEvent } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
@@ -35,6 +37,10 @@ export interface LoadOptions extends Omit<ConnectionSettings, 'onWarning'> {
   failFast?: boolean;
   /** Load only these images. */
   imageList?: Reference[];
+  /** Load only the images of these platforms. */
+  platforms?: Platform[];
+  /** Also push `<tag>-<arch>` per-platform tags. */
+  archTags?: boolean;
   concurrency?: number;
   /** How uncompressed layers are compressed (default gzip level 1); original blobs are never recompressed. */
   compression?: Partial<CompressionChoice>;
@@ -81,17 +87,37 @@ export async function planLoad(options: LoadOptions, workDir: string, emit: Even
     for (const message of archive.warnings) emit({ type: 'warning', message });
   }
   emit({ type: 'phase', phase: 'planning' });
-  const plan = buildPlan(archives, target, options.imageList, unreadable);
+  const plan = buildPlan(archives, target, { imageList: options.imageList, platforms: options.platforms, unreadable });
+  emit(planEvent(plan));
   for (const failure of plan.failures) emit({ type: 'failure', ...failure });
   return plan;
 }
 
-function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
+function planEvent(plan: Plan): LoadEvent {
+  const tags = plan.tags.map((tag) => {
+    const layers = [...new Set(tag.images.flatMap((image) => image.source.layers.map(layerKey)))];
+    return {
+      target: tag.targetName,
+      platforms: tag.images.map((image) => image.platform),
+      layers,
+      bytes: layers.reduce((sum, key) => sum + plan.layers.get(key)!.source.size, 0),
+    };
+  });
+  const bytes = [...plan.layers.values()].reduce((sum, layer) => sum + layer.source.size, 0);
+  return { type: 'plan', tags, layers: plan.layers.size, bytes };
+}
+
+/** A client for the target registry; an unreadable CA or auth file fails here, before any archive is read. */
+export async function registryClient(options: LoadOptions, onWarning?: (message: string) => void): Promise<RegistryClient> {
+  return new RegistryClient(await resolveConnection(parseTargetRegistry(options.registry).host, { ...options, onWarning }));
+}
+
+export function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
   const algorithm = asked.algorithm ?? 'gzip';
   return { algorithm, level: asked.level ?? defaultLevels[algorithm] };
 }
 
-const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+export const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
 
 export function load(options: LoadOptions): Promise<LoadResult> {
   return withWorkDir((workDir) => loadIn(workDir, options));
@@ -105,8 +131,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     registryWarnings.push(message);
     emit({ type: 'warning', message });
   };
-  // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
-  const connection = await resolveConnection(parseTargetRegistry(options.registry).host, { ...options, onWarning });
+  const client = await registryClient(options, onWarning);
   const plan = await planLoad(options, spoolDir, emit);
   const failures = [...plan.failures];
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
@@ -116,8 +141,10 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     bytesUploaded,
     durationMs: Date.now() - started,
   });
-  if (plan.tags.length === 0 || (options.failFast && failures.length)) return result([], 0);
-  const client = new RegistryClient(connection);
+  if (plan.tags.length === 0 || (options.failFast && failures.length)) {
+    await client.close();
+    return result([], 0);
+  }
   const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   try {
@@ -125,7 +152,8 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     emit({ type: 'phase', phase: 'uploading' });
     const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
     const concurrency = options.concurrency ?? 4;
-    const readTotal = plan.archives.reduce((sum, a) => sum + a.fileSize, 0);
+    const layerArchives = new Set([...plan.layers.values()].map((layer) => layer.archive));
+    const readTotal = plan.archives.filter((a) => layerArchives.has(a.path)).reduce((sum, a) => sum + a.fileSize, 0);
     let read = 0;
     const layers = await publishLayers(
       {
@@ -169,7 +197,9 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
             return;
           }
           try {
-            images.push(await publishTag(placement, tag, layers, { replace: options.replace, format: options.format }));
+            images.push(
+              await publishTag(placement, tag, layers, { replace: options.replace, format: options.format, archTags: options.archTags }),
+            );
           } catch (err) {
             fail(tag.targetName, err);
           }

@@ -6,7 +6,7 @@
  */
 import { layerKey, type ScannedArchive, type SourceImage, type SourceLayer } from '../archive/model.js';
 import { type Digest, shortDigest } from '../oci/digest.js';
-import { formatPlatform } from '../oci/platform.js';
+import { formatPlatform, type Platform } from '../oci/platform.js';
 import { formatReference, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
 
 export interface TagPlan {
@@ -50,10 +50,21 @@ export interface Plan {
 
 export class PlanError extends Error {}
 
-/** `unreadable`: archives that could not be read at all, reported as they are. */
-export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, imageList?: Reference[], unreadable: Failure[] = []): Plan {
+export interface PlanFilters {
+  /** Load only these images. */
+  imageList?: Reference[];
+  /** Keep only images of these platforms (normalised). */
+  platforms?: Platform[];
+  /** Archives that could not be read at all, reported as they are. */
+  unreadable?: Failure[];
+}
+
+export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, filters: PlanFilters = {}): Plan {
+  const { imageList, platforms, unreadable = [] } = filters;
   const wanted = imageList && new Set(imageList.map(formatReference));
+  const wantedPlatforms = platforms && new Set(platforms.map(formatPlatform));
   const found = new Set<string>();
+  const foundPlatforms = new Set<string>();
   const tags = new Map<string, TagPlan>();
   const refused = new Map<string, string[]>();
   const refuse = (targetName: string, message: string) => refused.set(targetName, [...(refused.get(targetName) ?? []), message]);
@@ -64,8 +75,10 @@ export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, im
         const name = formatReference(sourceRef);
         if (wanted && !wanted.has(name)) continue;
         found.add(name);
-        const image = { source, sourceRef, platform: formatPlatform(source.platform) };
-        const conflict = addImage(tags, targetReference(sourceRef, target), image);
+        const platform = formatPlatform(source.platform);
+        foundPlatforms.add(platform);
+        if (wantedPlatforms && !wantedPlatforms.has(platform)) continue;
+        const conflict = addImage(tags, targetReference(sourceRef, target), { source, sourceRef, platform });
         if (conflict) refuse(conflict.target, conflict.message);
       }
     }
@@ -77,6 +90,12 @@ export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, im
         refuse(formatReference(targetReference(ref, target)), rejected.message);
       }
     }
+  }
+  const absent = [...(wantedPlatforms ?? [])].filter((platform) => !foundPlatforms.has(platform));
+  if (absent.length) {
+    throw new PlanError(
+      `--platform ${absent.join(', ')}: no image of the archives is built for it (they hold ${[...foundPlatforms].sort().join(', ') || 'no images'}); add the bundle for it or leave it out`,
+    );
   }
   if (wanted) {
     const missing = [...wanted].filter((name) => !found.has(name));

@@ -9,21 +9,21 @@ import { layerKey, type SourceImage } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, descriptorOf, type Document, imageIndex, imageManifest } from '../oci/manifest.js';
 import { formatMediaTypes, layerTypeIn, type ManifestFormat, manifestFormatOf } from '../oci/media-types.js';
-import { formatPlatform, normalizePlatform } from '../oci/platform.js';
-import { formatReference } from '../oci/reference.js';
+import { archTagNames, formatPlatform, normalizePlatform, type Platform } from '../oci/platform.js';
+import { formatReference, type Reference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
 import type { LayerOutcome } from './layers.js';
 import type { TagPlan } from './plan.js';
-import { configPlatform, indexEntries, verifyImage } from './verify.js';
+import { currentEntries, indexEntries, verifyImage } from './verify.js';
 
 export interface PublishedImage {
   target: string;
   sources: Array<{ archive: string; ref: string; platform: string }>;
   indexDigest: Digest;
   platforms: Array<{ platform: string; manifestDigest: Digest; configDigest: Digest }>;
+  /** With `archTags`: the `<tag>-<arch>` references pushed. */
+  archTags?: string[];
 }
-
-export class TagError extends Error {}
 
 export interface PublishOptions {
   /** Overwrite the tag instead of keeping the entries it holds for platforms this run does not bring. */
@@ -33,7 +33,11 @@ export interface PublishOptions {
    * bundles bring, else of the entries the tag already holds, else OCI.
    */
   format?: ManifestFormat;
+  /** Also tag each platform's manifest `<tag>-<arch>`, as the classic load scripts did. */
+  archTags?: boolean;
 }
+
+export class TagError extends Error {}
 
 export async function publishTag(
   ctx: BlobPlacement,
@@ -69,9 +73,14 @@ export async function publishTag(
   const entries = upstream
     ? children
     : [...kept, ...children].sort((a, b) => formatPlatform(a.platform!).localeCompare(formatPlatform(b.platform!)));
+  // Named before the index is pushed, so that a naming conflict leaves the tag unchanged.
+  const indexPlatforms = entries.map((e) => e.platform!);
+  const archTargets = options.archTags ? archTagTargets(tag, indexPlatforms, manifests.length) : undefined;
   const index = upstream ?? imageIndex(entries, format);
   await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
+  // After the index, so that a per-arch tag never names a manifest the index lacks.
+  for (const [i, target] of (archTargets ?? []).entries()) await ctx.client.putManifest(tag.repository, target.tag!, manifests[i]!);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
   return {
     target: tag.targetName,
@@ -86,6 +95,7 @@ export async function publishTag(
       manifestDigest: children[i]!.digest,
       configDigest: image.source.config.digest,
     })),
+    ...(archTargets ? { archTags: archTargets.map(formatReference) } : {}),
   };
 }
 
@@ -149,15 +159,24 @@ function completeUpstreamIndex(tag: TagPlan, children: Descriptor[]): Document |
 }
 
 /**
+ * `<tag>-<arch>` for the last `count` platforms of the index (this run's), named from all of
+ * them so that a later run adding arm/v6 next to arm/v7 keeps `-arm` on v7.
+ */
+export function archTagTargets(tag: TagPlan, indexPlatforms: Platform[], count: number): Reference[] {
+  return archTagNames(indexPlatforms)
+    .slice(indexPlatforms.length - count)
+    .map((name) => ({ ...tag.target, tag: `${tag.target.tag!}-${name}` }));
+}
+
+/**
  * Entries of what the tag holds now for platforms this run does not bring, so that loading
  * amd64 today and arm64 tomorrow ends with both.
  */
 async function keptEntries(ctx: BlobPlacement, tag: TagPlan): Promise<Descriptor[]> {
-  const existing = await ctx.client.getManifest(tag.repository, tag.target.tag!);
+  const existing = await currentEntries(ctx.client, tag.repository, tag.target.tag!);
   if (!existing) return [];
   const ourPlatforms = new Set(tag.images.map((image) => image.platform));
-  const entries = indexEntries(existing.bytes, existing.mediaType) ?? (await asEntry(ctx, tag.repository, existing));
-  return entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
+  return existing.entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
 }
 
 /** Kept entries must be of the run's family: an index never mixes OCI and Docker manifests. */
@@ -168,14 +187,6 @@ function sameFormat(tag: TagPlan, kept: Descriptor[], format: ManifestFormat): D
   throw new TagError(
     `${tag.targetName} already holds ${foreign.map((e) => formatPlatform(e.platform!)).join(', ')} as ${other === 'oci' ? 'OCI' : 'Docker'} manifests, and an index never mixes OCI and Docker manifests: load with --format ${other} to add to them, or bring every platform of the tag in this run`,
   );
-}
-
-/** A single-manifest tag as an index entry, with the platform its config declares. */
-async function asEntry(ctx: BlobPlacement, repository: string, manifest: Document): Promise<Descriptor[]> {
-  const parsed = JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: Digest } };
-  if (!parsed.config?.digest) return [];
-  const platform = configPlatform(await ctx.client.getBlob(repository, parsed.config.digest));
-  return platform ? [descriptorOf(manifest, platform)] : [];
 }
 
 async function readBack(ctx: BlobPlacement, tag: TagPlan, index: Document): Promise<void> {

@@ -4,10 +4,10 @@
  * with the right size. Used after every push and by `airlift verify`.
  */
 import { type Digest, isDigest, sha256, shortDigest } from '../oci/digest.js';
-import type { Descriptor } from '../oci/manifest.js';
+import { type Descriptor, descriptorOf } from '../oci/manifest.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import { formatPlatform, normalizePlatform, type Platform } from '../oci/platform.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { Manifest, RegistryClient } from '../registry/client.js';
 
 export interface ImageCheck {
   problems: string[];
@@ -63,6 +63,25 @@ export function indexEntries(bytes: Buffer, mediaType: string): Descriptor[] | u
   const parsed = parseJson(bytes) as { mediaType?: string; manifests?: unknown[] } | undefined;
   if (!parsed || !isIndexType(parsed.mediaType ?? mediaType) || !Array.isArray(parsed.manifests)) return undefined;
   return parsed.manifests.filter(isDescriptor);
+}
+
+/**
+ * What a tag holds now, as index entries: the entries of its index, or its single manifest
+ * as one entry with the platform its config declares. Undefined when the tag does not exist.
+ */
+export async function currentEntries(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+): Promise<{ manifest: Manifest; entries: Descriptor[] } | undefined> {
+  const manifest = await client.getManifest(repository, reference);
+  if (!manifest) return undefined;
+  const entries = indexEntries(manifest.bytes, manifest.mediaType);
+  if (entries) return { manifest, entries };
+  const parsed = parseJson(manifest.bytes) as { config?: { digest?: unknown } } | undefined;
+  const config = parsed?.config?.digest;
+  const platform = isDigest(config) ? configPlatform(await client.getBlob(repository, config)) : undefined;
+  return { manifest, entries: platform ? [descriptorOf(manifest, platform)] : [] };
 }
 
 export function configPlatform(config: Buffer): Platform | undefined {

@@ -54,3 +54,23 @@ export function samePlatform(a: Platform, b: Platform): boolean {
 
 /** The short architecture name k3s bundles use in file names: amd64, arm64, arm. */
 export const bundleArchName = (p: Platform): string => normalizePlatform(p).architecture;
+
+/**
+ * The `<arch>` suffixes of the classic per-platform tags (`3.1-amd64`, `3.1-arm64`, `3.1-arm`),
+ * one per platform of a tag: the architecture alone, except when the tag holds several
+ * variants of one architecture, where the default one (arm/v7) keeps the plain name and the
+ * others add their variant (`armv6`).
+ */
+export function archTagNames(platforms: Platform[]): string[] {
+  const normalized = platforms.map(normalizePlatform);
+  const names = normalized.map((p) => {
+    const shared = normalized.some((other) => other.architecture === p.architecture && other.variant !== p.variant);
+    const isDefault = normalizePlatform({ os: p.os, architecture: p.architecture }).variant === p.variant;
+    return shared && !isDefault ? `${p.architecture}${p.variant ?? ''}` : p.architecture;
+  });
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate) {
+    throw new Error(`two platforms (${platforms.map(formatPlatform).join(', ')}) would share the per-arch tag suffix "${duplicate}"`);
+  }
+  return names;
+}

@@ -51,6 +51,9 @@ export function parseReference(text: string): Reference {
   return { registry, repository: parts.join('/'), tag, digest };
 }
 
+/** A registry host as references name it: Docker Hub's aliases become `docker.io`. */
+export const canonicalRegistry = (host: string): string => (dockerHubAliases.has(host.toLowerCase()) ? dockerHub : host.toLowerCase());
+
 /** The reference with every default spelled out: `docker.io/library/busybox:1.36`. */
 export function formatReference(ref: Reference): string {
   return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;

@@ -1,11 +1,14 @@
 /**
  * Progress renderers for load events, all on stderr: an ora spinner on a terminal, plain
  * timestamped lines elsewhere (no spinner frames, no colour), nothing with --quiet.
+ * NO_COLOR turns colour off on the terminal too.
  */
+import { styleText } from 'node:util';
 import ora, { type Ora } from 'ora';
 import { shortDigest } from '../oci/digest.js';
-import type { BlobAction, LoadEvent } from '../load/events.js';
-import { formatBytes, rateAndEta } from './format.js';
+import type { BlobAction, LoadEvent, Phase } from '../load/events.js';
+import { formatBytes, formatDuration } from './format.js';
+import { type ImageProgress, Progress } from './state.js';
 
 export interface Renderer {
   onEvent(event: LoadEvent): void;
@@ -17,70 +20,62 @@ export interface RendererOptions {
   quiet?: boolean;
   tty?: boolean;
   stream?: NodeJS.WriteStream;
+  /** Defaults to the NO_COLOR convention (https://no-color.org). */
+  color?: boolean;
 }
 
 export function createRenderer(options: RendererOptions = {}): Renderer {
   const stream = options.stream ?? process.stderr;
   if (options.quiet) return { onEvent: () => {}, stop: () => {} };
-  const tty = options.tty ?? Boolean(stream.isTTY && !process.env.CI);
-  return tty ? new SpinnerRenderer(stream) : new LineRenderer(stream);
+  // A terminal that reports no width (a pty nobody sized) cannot be redrawn in place.
+  const tty = options.tty ?? Boolean(stream.isTTY && stream.columns > 0 && !process.env.CI && process.env.TERM !== 'dumb');
+  const color = options.color ?? !process.env.NO_COLOR;
+  return tty ? new SpinnerRenderer(stream, color) : new LineRenderer(stream);
 }
 
-/** Counts what layers and configs did, for both renderers. */
-class Tally {
-  readonly blobs: Record<BlobAction, { count: number; bytes: number }> = {
-    uploaded: { count: 0, bytes: 0 },
-    mounted: { count: 0, bytes: 0 },
-    skipped: { count: 0, bytes: 0 },
-  };
-  tags = 0;
-  failures = 0;
+const phaseText: Record<Phase, string> = {
+  reading: 'reading archives',
+  planning: 'planning',
+  uploading: 'uploading layers',
+  verifying: 'pushing and verifying tags',
+};
 
-  add(event: LoadEvent): void {
-    if (event.type === 'blob') {
-      this.blobs[event.action].count++;
-      this.blobs[event.action].bytes += event.size;
-    } else if (event.type === 'tag') this.tags++;
-    else if (event.type === 'failure') this.failures++;
-  }
+const blobText = (blobs: Progress['blobs']): string =>
+  `${blobs.uploaded.count} uploaded (${formatBytes(blobs.uploaded.bytes)}), ${blobs.mounted.count} mounted, ${blobs.skipped.count} already present`;
 
-  toString(): string {
-    const { uploaded, mounted, skipped } = this.blobs;
-    return `${uploaded.count} uploaded (${formatBytes(uploaded.bytes)}), ${mounted.count} mounted, ${skipped.count} already present; ${this.tags} tags`;
-  }
-}
+const planText = (p: NonNullable<Progress['plan']>): string =>
+  `${p.tags.length} tag(s), ${p.tags.reduce((n, t) => n + t.platforms.length, 0)} platform image(s), ${p.layers} distinct layer(s) (${formatBytes(p.bytes)})`;
 
-/** Bytes read of a known total, or — while standard input is copied — with no total. */
-function readText(bytes: number, total: number, elapsedMs: number): string {
-  if (total === 0) return `received ${formatBytes(bytes)} from standard input`;
-  return `read ${formatBytes(bytes)} of ${formatBytes(total)} ${rateAndEta(bytes, total, elapsedMs)}`.trimEnd();
-}
+const doneText = (progress: Progress): string =>
+  progress.phase === 'planning' && progress.plan
+    ? `planned: ${planText(progress.plan)}`
+    : `done: ${progress.tagged} tag(s) verified, ${progress.failures} failed; blobs ${blobText(progress.blobs)}`;
 
-const phaseText = { reading: 'reading archives', planning: 'planning', uploading: 'uploading', verifying: 'pushing and verifying tags' };
+const actionText: Record<BlobAction, string> = { uploaded: 'uploaded', mounted: 'mounted', skipped: 'already present' };
 
 class LineRenderer implements Renderer {
-  private readonly tally = new Tally();
-  private readonly started = Date.now();
-  private lastReadLine = 0;
+  private readonly progress = new Progress();
+  private lastProgressLine = 0;
 
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   onEvent(event: LoadEvent): void {
-    this.tally.add(event);
+    const completed = this.progress.add(event);
     switch (event.type) {
       case 'phase':
         return this.line(phaseText[event.phase]);
       case 'archive':
         return this.line(`${event.archive}: ${event.format}, ${event.compression}, ${event.images} image(s)`);
-      case 'read': {
-        const now = Date.now();
-        const finished = event.total > 0 && event.bytes >= event.total;
-        if (now - this.lastReadLine < 2000 && !finished) return;
-        this.lastReadLine = now;
-        return this.line(readText(event.bytes, event.total, now - this.started));
-      }
+      case 'plan':
+        return this.line(`plan: ${planText(this.progress.plan!)}`);
+      case 'read':
+      case 'layer':
+        for (const image of completed) this.line(`${image.name}: all ${image.layers} layer(s) in place (${formatBytes(image.bytes)})`);
+        return this.throttledProgress(event.type === 'read' && event.total > 0 && event.bytes >= event.total);
       case 'blob':
-        return this.line(`${event.kind} ${shortDigest(event.digest)} ${event.action} (${formatBytes(event.size)}) in ${event.repository}`);
+        return this.line(
+          `${event.kind} ${shortDigest(event.digest)} ${actionText[event.action]} (${formatBytes(event.size)}) in ${event.repository}`,
+        );
       case 'tag':
         return this.line(`tagged ${event.target} ${shortDigest(event.digest)} [${event.platforms.join(', ')}]`);
       case 'notice':
@@ -93,7 +88,15 @@ class LineRenderer implements Renderer {
   }
 
   stop(completed: boolean): void {
-    if (completed) this.line(`done: ${this.tally}`);
+    if (completed) this.line(doneText(this.progress));
+  }
+
+  /** Totals with rate and ETA, at most every two seconds (and when a read pass ends). */
+  private throttledProgress(final: boolean): void {
+    const now = Date.now();
+    if (now - this.lastProgressLine < 2000 && !final) return;
+    this.lastProgressLine = now;
+    this.line(`${phaseText[this.progress.phase]}: ${this.progress.totalsText()}`);
   }
 
   private line(text: string): void {
@@ -101,50 +104,88 @@ class LineRenderer implements Renderer {
   }
 }
 
-class SpinnerRenderer implements Renderer {
-  private readonly tally = new Tally();
-  private readonly spinner: Ora;
-  private phase = 'starting';
-  private read = '';
-  private phaseStarted = Date.now();
+/** Images shown under the spinner line; the rest are counted. */
+const maxImageLines = 5;
 
-  constructor(stream: NodeJS.WriteStream) {
-    this.spinner = ora({ stream, text: 'starting' }).start();
+class SpinnerRenderer implements Renderer {
+  private readonly progress = new Progress();
+  private readonly spinner: Ora;
+  private lastBlob = '';
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly color: boolean,
+  ) {
+    // createRenderer has decided this is a terminal; ora's own test would also refuse any CI variable.
+    this.spinner = ora({ stream, text: 'starting', color: color ? 'cyan' : false, isEnabled: true }).start();
   }
 
   onEvent(event: LoadEvent): void {
-    this.tally.add(event);
+    const previousPhase = this.progress.phase;
+    const phaseStarted = this.progress.phaseStarted;
+    this.progress.add(event);
     switch (event.type) {
-      case 'phase':
-        this.phase = phaseText[event.phase];
-        this.phaseStarted = Date.now();
-        this.read = '';
+      case 'phase': {
+        // A line for each phase that moved bytes, as it ends.
+        const took = formatDuration(Date.now() - phaseStarted);
+        if (event.phase === previousPhase) break;
+        if (previousPhase === 'reading') this.persist('✔', 'green', `${this.progress.archivesText()} in ${took}`);
+        if (previousPhase === 'uploading') this.persist('✔', 'green', `layers: ${blobText(this.progress.blobs)} in ${took}`);
         break;
-      case 'read':
-        this.read = readText(event.bytes, event.total, Date.now() - this.phaseStarted);
+      }
+      case 'plan':
+        this.persist('✔', 'green', `plan: ${planText(this.progress.plan!)}`);
+        break;
+      case 'blob':
+        this.lastBlob = `${event.kind} ${shortDigest(event.digest)} ${actionText[event.action]} → ${event.repository}`;
         break;
       case 'tag':
-        this.spinner.stopAndPersist({ symbol: '✔', text: `${event.target} [${event.platforms.join(', ')}]` });
-        this.spinner.start();
+        this.persist('✔', 'green', `${event.target} [${event.platforms.join(', ')}]`);
         break;
       case 'notice':
-        this.spinner.info(event.message);
-        this.spinner.start();
+        this.persist('ℹ', 'blue', event.message);
         break;
       case 'warning':
-        this.spinner.warn(event.message);
-        this.spinner.start();
+        this.persist('⚠', 'yellow', event.message);
         break;
       case 'failure':
-        this.spinner.fail(`${event.target}: ${event.message}`);
-        this.spinner.start();
+        this.persist('✖', 'red', `${event.target}: ${event.message}`);
         break;
     }
-    this.spinner.text = `${this.phase} ${this.read} · ${this.tally}`;
+    this.spinner.text = this.text();
   }
 
   stop(completed: boolean): void {
     if (!completed) this.spinner.stop();
-    else this.spinner.stopAndPersist({ symbol: this.tally.failures ? '✖' : '✔', text: `done: ${this.tally}` });
+    else if (this.progress.failures) this.persist('✖', 'red', doneText(this.progress), false);
+    else this.persist('✔', 'green', doneText(this.progress), false);
   }
+
+  private text(): string {
+    const { progress } = this;
+    const head = `${phaseText[progress.phase]}  ${progress.phase === 'planning' ? '' : progress.totalsText()}`.trimEnd();
+    if (progress.phase !== 'uploading' && progress.phase !== 'verifying') return this.fit(head);
+    const pending = progress.pendingImages();
+    const shown = pending.slice(0, maxImageLines).map((image) => `  ${imageLine(image)}`);
+    if (pending.length > shown.length) shown.push(`  … ${pending.length - shown.length} more`);
+    const blobs = `  blobs: ${blobText(progress.blobs)}${this.lastBlob ? ` · last: ${this.lastBlob}` : ''}`;
+    return [head, ...shown, blobs].map((line) => this.fit(line)).join('\n');
+  }
+
+  /** One terminal row per line, so the spinner clears exactly what it drew. */
+  private fit(line: string): string {
+    const width = (this.stream.columns || 80) - 3;
+    return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+  }
+
+  private persist(symbol: string, style: 'green' | 'blue' | 'yellow' | 'red', text: string, restart = true): void {
+    this.spinner.stopAndPersist({ symbol: this.color ? styleText(style, symbol) : symbol, text });
+    if (restart) this.spinner.start(this.text());
+  }
+}
+
+function imageLine(image: ImageProgress): string {
+  const state = image.layersDone === image.layers ? 'layers in place' : `${image.layersDone}/${image.layers} layers`;
+  const platforms = image.platforms.map((p) => p.replace(/^linux\//, '')).join(', ');
+  return `${image.name}  [${platforms}]  ${state}  ${formatBytes(image.bytesDone)}/${formatBytes(image.bytes)}`;
 }
