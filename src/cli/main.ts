@@ -8,6 +8,11 @@ import { ReferenceError } from '../oci/reference.js';
 import { RegistryError } from '../registry/errors.js';
 import { ExitCode, UsageError } from './errors.js';
 import { loadCommand } from './load-command.js';
+import { saveCommand } from './save-command.js';
+import { syncCommand } from './sync-command.js';
+import { RemoteImageError } from '../remote/image.js';
+import { SaveError } from '../save/save.js';
+import { SyncError } from '../sync/sync.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -17,7 +22,10 @@ function report(err: unknown): number {
     err instanceof RegistryError ||
     err instanceof PlanError ||
     err instanceof UsageError ||
-    err instanceof ReferenceError;
+    err instanceof ReferenceError ||
+    err instanceof SyncError ||
+    err instanceof SaveError ||
+    err instanceof RemoteImageError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`airlift: ${message}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
@@ -30,6 +38,8 @@ async function main(): Promise<void> {
     .scriptName('airlift')
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
+    .command(syncCommand)
+    .command(saveCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command, e.g. airlift load --help')
     .strict()

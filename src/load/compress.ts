@@ -28,7 +28,8 @@ export async function compressToSpool(input: Readable, file: string, level: numb
   return { diffID: uncompressed.digest(), digest: compressed.digest(), size: compressed.bytes, file };
 }
 
-class HashingPassThrough extends Transform {
+/** Passes bytes through, counting and hashing them. */
+export class HashingPassThrough extends Transform {
   private readonly hash = createHash('sha256');
   bytes = 0;
 

@@ -43,17 +43,22 @@ interface Call {
   body?: () => Buffer | Readable;
   /** Statuses that are answers, not failures. */
   ok: number[];
+  /** Hand a 200's body back unread, as `stream` (blobs can be gigabytes). */
+  stream?: boolean;
 }
 
 interface Response {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  stream?: Readable;
 }
 
 /** Largest manifest or config read back (the spec suggests registries accept at least 4 MiB). */
 const maxDocumentBytes = 16 * 1024 * 1024;
 const retryableStatuses = new Set([408, 429, 500, 502, 503, 504]);
+const redirectStatuses = [301, 302, 303, 307, 308];
+const maxRedirects = 5;
 
 export const pullScope = (repo: string): string => `repository:${repo}:pull`;
 export const pushScope = (repo: string): string => `repository:${repo}:pull,push`;
@@ -99,8 +104,14 @@ export class RegistryClient {
   }
 
   async getBlob(repo: string, digest: Digest): Promise<Buffer> {
-    const res = await this.call({ method: 'GET', url: `/v2/${repo}/blobs/${digest}`, scopes: [pullScope(repo)], ok: [200] });
-    return res.body;
+    return readCapped(await this.openBlob(repo, digest), maxDocumentBytes);
+  }
+
+  /** The blob's bytes as a stream (consume or destroy it), following a redirect to the registry's storage. */
+  async openBlob(repo: string, digest: Digest): Promise<Readable> {
+    const url = `/v2/${repo}/blobs/${digest}`;
+    const res = await this.call({ method: 'GET', url, scopes: [pullScope(repo)], ok: [200, ...redirectStatuses], stream: true });
+    return res.stream ?? this.followRedirects(url, res);
   }
 
   /** Cross-repository mount; false when the registry opened an upload instead. */
@@ -164,6 +175,27 @@ export class RegistryClient {
     });
   }
 
+  /** Storage behind a redirect gets no Authorization header: its signed URL is the credential. */
+  private async followRedirects(from: string, res: Response): Promise<Readable> {
+    let location = headerText(res.headers.location);
+    let base = this.base + from;
+    for (let hop = 0; hop < maxRedirects; hop++) {
+      if (!location) throw new RegistryError(`registry ${this.host} redirected GET ${from} without a Location`);
+      const url = new URL(location, base);
+      const next = await request(url, { headers: { 'user-agent': 'airlift' }, dispatcher: this.dispatcher }).catch((err: unknown) => {
+        throw connectionError(url.host, err, url.protocol === 'http:');
+      });
+      if (next.statusCode === 200) return next.body;
+      await next.body.dump();
+      if (!redirectStatuses.includes(next.statusCode)) {
+        throw new RegistryError(`blob storage ${url.host} answered ${next.statusCode} to GET ${from} of registry ${this.host}`, next.statusCode);
+      }
+      location = headerText(next.headers.location);
+      base = url.toString();
+    }
+    throw new RegistryError(`registry ${this.host} redirected GET ${from} more than ${maxRedirects} times`);
+  }
+
   private uploadLocation(session: Response, digest: Digest): string {
     const location = session.headers.location;
     if (typeof location !== 'string') throw new RegistryError(`registry ${this.host} opened an upload without a Location`);
@@ -222,6 +254,7 @@ export class RegistryClient {
       body: call.body?.(),
       dispatcher: this.dispatcher,
     });
+    if (call.stream && res.statusCode === 200) return { status: 200, headers: res.headers, body: Buffer.alloc(0), stream: res.body };
     const body = call.method === 'HEAD' ? Buffer.alloc(0) : await readCapped(res.body, maxDocumentBytes);
     return { status: res.statusCode, headers: res.headers, body };
   }
