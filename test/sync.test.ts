@@ -178,7 +178,7 @@ describe('connection options per side', () => {
 
     const anonymous = await syncFromA(['--to', secure.host, '--dest-ca-file', caFile, 'rancher/mirrored-pause:3.6']);
     expect(anonymous.code).toBe(1);
-    expect(anonymous.stderr).toMatch(/requires authentication/);
+    expect(anonymous.stderr).toMatch(/requires authentication: pass --dest-username and --dest-password-stdin/);
   });
 });
 

@@ -15,7 +15,7 @@ import type { Platform } from '../oci/platform.js';
 import { formatReference, parseTargetRegistry, type Reference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { downloadBlob } from '../remote/blobs.js';
-import { type Connection, connect } from '../remote/connect.js';
+import { checkReachable, type Connection, connect } from '../remote/connect.js';
 import { updateChecksums } from './checksums.js';
 import { type BundleCompression, bundleSuffix, isZstdLayer, layerDecompressor, requireZstd } from './compression.js';
 import type { SaveEvent } from './events.js';
@@ -76,7 +76,7 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
   const concurrency = options.concurrency ?? 4;
   const client = connect(from, options.connection);
   try {
-    await client.ping();
+    await checkReachable(client, { registry: '--from', prefix: '' });
     const legacy = options.legacy ?? false;
     const plans = await planBundles(
       client,

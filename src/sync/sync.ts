@@ -14,7 +14,7 @@ import type { Platform } from '../oci/platform.js';
 import { formatReference, parseTargetRegistry, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
 import { describePlatforms, missingPlatforms, narrowIndex, platformKey, selectEntries } from '../oci/select.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
-import { type Connection, connect } from '../remote/connect.js';
+import { checkReachable, type Connection, connect } from '../remote/connect.js';
 import { fetchManifest, imageParts, resolveImage } from '../remote/image.js';
 import { BlobCopier } from './blobs.js';
 import type { SyncEvent } from './events.js';
@@ -76,7 +76,10 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
   let bytesCopied = 0;
   const warnings: string[] = [];
   try {
-    await Promise.all([source.ping(), dest.ping()]);
+    await Promise.all([
+      checkReachable(source, { registry: '--from', prefix: 'src-' }),
+      checkReachable(dest, { registry: '--to', prefix: 'dest-' }),
+    ]);
     const placement = {
       client: dest,
       emit: (event: LoadEvent) => event.type === 'blob' && emit(event),

@@ -24,12 +24,20 @@ export const seededImages = [
 
 export const seededPlatforms = ['linux/amd64', 'linux/arm/v7', 'linux/arm64'];
 
-export async function seedRegistry(registry: Registry): Promise<void> {
+/** What `airlift load --json` reports per tag. */
+export interface SeededImage {
+  target: string;
+  indexDigest: string;
+  platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
+}
+
+export async function seedRegistry(registry: Registry): Promise<SeededImage[]> {
   const cache = await tempDir('airlift-seed-cache-');
-  const run = await runAirlift(['load', '--registry', registry.host, '--plain-http', '--quiet', ...fixtureBundles], {
+  const run = await runAirlift(['load', '--registry', registry.host, '--plain-http', '--quiet', '--json', ...fixtureBundles], {
     env: { XDG_CACHE_HOME: cache },
   });
   if (run.code !== 0) throw new Error(`seeding ${registry.host} failed:\n${run.stderr}`);
+  return (JSON.parse(run.stdout) as { images: SeededImage[] }).images;
 }
 
 /** A k3s-images.txt naming every seeded image the way k3s lists them. */
