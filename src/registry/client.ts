@@ -188,7 +188,10 @@ export class RegistryClient {
       if (next.statusCode === 200) return next.body;
       await next.body.dump();
       if (!redirectStatuses.includes(next.statusCode)) {
-        throw new RegistryError(`blob storage ${url.host} answered ${next.statusCode} to GET ${from} of registry ${this.host}`, next.statusCode);
+        throw new RegistryError(
+          `blob storage ${url.host} answered ${next.statusCode} to GET ${from} of registry ${this.host}`,
+          next.statusCode,
+        );
       }
       location = headerText(next.headers.location);
       base = url.toString();

@@ -151,7 +151,7 @@ async function syncImage(ctx: SyncContext, name: Reference, target: Reference): 
   // A single-manifest image is its own only entry, already read.
   const known = image.isIndex ? undefined : image.top;
   await Promise.all(kept.map((entry) => copyManifest(ctx, image.repository, target.repository, entry, known)));
-  const problems = [];
+  const problems: string[] = [];
   for (const entry of kept.filter((e) => isManifestType(e.mediaType))) {
     problems.push(...(await verifyImage(ctx.dest, target.repository, entry)).problems);
   }
