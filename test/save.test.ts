@@ -14,7 +14,7 @@ import tar from 'tar-stream';
 import { startContainerd } from './helpers/containerd.js';
 import { startDockerd } from './helpers/dockerd.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
-import { rawManifest, seededImageList, seededImages, type SeededImage, seedRegistry } from './helpers/seed.js';
+import { rawManifest, seededImageList, seededImages, type SeededImage, seedRegistry, someSeededImages } from './helpers/seed.js';
 import { has, runAirlift, type RunResult, runOrThrow, skopeo, tempDir } from './helpers/tools.js';
 
 interface SaveJson {
@@ -151,8 +151,7 @@ describe('default: one OCI-layout bundle per architecture', () => {
 test('--legacy: docker save layout with uncompressed layers; airlift load gives back the same platforms and configs', async () => {
   const out = await tempDir('airlift-kit-legacy-');
   const args = [
-    '--image-list',
-    imageList,
+    ...someSeededImages,
     '--platform',
     'linux/amd64,linux/arm64,linux/arm/v7',
     '--legacy',
@@ -168,7 +167,8 @@ test('--legacy: docker save layout with uncompressed layers; airlift load gives 
   const bundle = await readTar(join(out, files[0]!));
   expect(bundle.names[0]).toBe('manifest.json');
   const layers = bundle.names.filter((n) => n.endsWith('/layer.tar'));
-  expect(layers.length).toBeGreaterThan(8);
+  // 3 + 5 + 1 layers, stored once each: the alpine base is shared, traefik's empty layer repeats.
+  expect(layers).toHaveLength(7);
   for (const layer of layers) expect(sha256(bundle.files.get(layer)!)).toBe(`sha256:${layer.split('/')[0]}`);
 
   const loaded = await runAirlift(
@@ -179,7 +179,7 @@ test('--legacy: docker save layout with uncompressed layers; airlift load gives 
   );
   expectSuccess(loaded);
   const images = (JSON.parse(loaded.stdout) as { images: SeededImage[] }).images;
-  expect(images).toHaveLength(seeded.length);
+  expect(images).toHaveLength(someSeededImages.length);
   for (const image of images) {
     const source = seeded.find((s) => s.target === image.target.replace(`${b.host}/roundtrip`, a.host))!;
     expect(image.platforms.map((p) => [p.platform, p.configDigest])).toEqual(source.platforms.map((p) => [p.platform, p.configDigest]));

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { childDigests, rawManifest, seededImageList, seededImages, seedRegistry } from './helpers/seed.js';
+import { childDigests, rawManifest, seededImageList, seededImages, seedRegistry, someSeededImages } from './helpers/seed.js';
 import { makeTestCA, startRegistry, type Registry } from './helpers/registry.js';
 import { runAirlift, type RunResult, skopeo, tempDir } from './helpers/tools.js';
 

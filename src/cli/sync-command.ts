@@ -34,7 +34,7 @@ export const syncCommand = {
         describe: 'copy only these platforms (repeat or comma-separate: linux/amd64,linux/arm64); default all',
       })
       .option('concurrency', { type: 'number', default: 4, describe: 'images and blob transfers in parallel' })
-      .example('$0 sync --from registry-1.docker.io --to registry.local:5000 --image-list k3s-images.txt', 'mirror every platform')
+      .example('$0 sync --from docker.io --to registry.local:5000 --image-list k3s-images.txt', 'mirror every platform')
       .example(
         '$0 sync --from mirror:5000 --to 127.0.0.1:5000/k3s --dest-plain-http --platform linux/amd64 --platform linux/arm64 rancher/mirrored-pause:3.6',
         'two platforms, under a namespace',

@@ -22,7 +22,8 @@ export const seededImages = [
   'rancher/mirrored-pause:3.6',
 ];
 
-export const seededPlatforms = ['linux/amd64', 'linux/arm/v7', 'linux/arm64'];
+/** Three that cover the shapes: a shared base layer (klipper-lb, traefik), a repeated empty layer (traefik), one layer (pause). */
+export const someSeededImages = ['rancher/klipper-lb:v0.4.4', 'rancher/mirrored-library-traefik:2.9.10', 'rancher/mirrored-pause:3.6'];
 
 /** What `airlift load --json` reports per tag. */
 export interface SeededImage {
