@@ -6,6 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { request } from 'undici';
 import { join } from 'node:path';
 import { childDigests, rawManifest, seededImageList, seededImages, seedRegistry, someSeededImages } from './helpers/seed.js';
 import { makeTestCA, startRegistry, type Registry } from './helpers/registry.js';
@@ -110,13 +114,12 @@ describe('a platform subset', () => {
       'linux/arm64',
       '--platform',
       'linux/arm/v7',
-      '--image-list',
-      imageList,
       '--json',
+      ...someSeededImages,
     ]);
     expectSuccess(run);
     const result = JSON.parse(run.stdout) as SyncJson;
-    expect(result.images).toHaveLength(8);
+    expect(result.images).toHaveLength(someSeededImages.length);
     for (const image of result.images) {
       const name = image.target.slice(`${b.host}/subset/`.length);
       expect(image.digest).not.toBe(image.sourceDigest);
@@ -180,6 +183,65 @@ describe('connection options per side', () => {
     expect(anonymous.code).toBe(1);
     expect(anonymous.stderr).toMatch(/requires authentication: pass --dest-username and --dest-password-stdin/);
   });
+
+  test('logins on both sides: the first line of stdin is the source password, the second the destination one', async () => {
+    const other = await startRegistry({ htpasswd: { username: 'bob', password: 'hunter2' } });
+    try {
+      const args = ['sync', '--from', secure.host, '--src-ca-file', caFile, '--src-username', 'alice', '--src-password-stdin'];
+      args.push('--to', other.host, '--dest-plain-http', '--dest-username', 'bob', '--dest-password-stdin', 'rancher/mirrored-pause:3.6');
+      expectSuccess(await runAirlift(args, { input: 's3cret\nhunter2\n' }));
+      const copied = await skopeo([
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        '--creds',
+        'bob:hunter2',
+        `docker://${other.host}/rancher/mirrored-pause:3.6`,
+      ]);
+      expect(sha256(copied)).toBe(sha256(await rawManifest(`${a.host}/rancher/mirrored-pause:3.6`)));
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+test('blob downloads redirected to storage (as Docker Hub does) are followed, without the registry credentials', async () => {
+  const storageRequests: Array<string | undefined> = [];
+  const proxy = createServer((req, res) => {
+    const path = req.url ?? '/';
+    const forward = (url: string, headers: IncomingHttpHeaders) =>
+      request(url, { method: req.method as 'GET', headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req }).then(
+        async (upstream) => {
+          res.writeHead(upstream.statusCode, upstream.headers as OutgoingHttpHeaders);
+          await pipeline(upstream.body, res);
+        },
+      );
+    if (path.startsWith('/storage/')) {
+      storageRequests.push(req.headers.authorization);
+      return void forward(`http://${a.host}${path.slice('/storage'.length)}`, {});
+    }
+    if (req.headers.authorization !== `Basic ${Buffer.from('carol:pw').toString('base64')}`) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="proxy"' }).end();
+    } else if (req.method === 'GET' && /\/blobs\/sha256:/.test(path)) {
+      res.writeHead(307, { location: `/storage${path}` }).end();
+    } else {
+      void forward(`http://${a.host}${path}`, { ...req.headers, host: a.host, authorization: undefined });
+    }
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  try {
+    const from = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const args = ['sync', '--from', from, '--src-plain-http', '--src-username', 'carol', '--src-password-stdin'];
+    args.push('--to', `${b.host}/redirected`, '--dest-plain-http', 'rancher/klipper-lb:v0.4.4');
+    expectSuccess(await runAirlift(args, { input: 'pw\n' }));
+    expect(storageRequests.length).toBeGreaterThan(3);
+    expect(storageRequests.every((header) => header === undefined)).toBe(true);
+    expect(sha256(await rawManifest(`${b.host}/redirected/rancher/klipper-lb:v0.4.4`))).toBe(
+      sha256(await rawManifest(`${a.host}/rancher/klipper-lb:v0.4.4`)),
+    );
+  } finally {
+    await new Promise((resolve) => proxy.close(resolve));
+  }
 });
 
 test('usage errors exit 2', async () => {
