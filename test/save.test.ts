@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -275,6 +275,27 @@ test('a missing platform or image stops the save before any file is written, nam
   const usage = await runAirlift(['save', '--from', a.host, '--out', out, 'x:1']);
   expect(usage.code).toBe(2);
   expect(usage.stderr).toMatch(/platform/);
+});
+
+test('a blob the registry serves corrupt fails the save, and no bundle or partial file is left', async () => {
+  const manifest = JSON.parse(
+    await rawManifest(`${a.host}/rancher/mirrored-pause@${sourceOf('rancher/mirrored-pause:3.6', 'linux/arm64').manifestDigest}`),
+  );
+  const hex = (manifest.layers[0].digest as string).slice('sha256:'.length);
+  const data = join(a.dataDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+  const original = await readFile(data);
+  await writeFile(data, 'not the layer');
+  try {
+    const out = await tempDir('airlift-kit-corrupt-');
+    const corrupt = await saveFromA(['rancher/klipper-lb:v0.4.4', 'rancher/mirrored-pause:3.6', '--platform', 'linux/arm64', '--out', out]);
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stderr).toMatch(
+      new RegExp(`blob sha256:${hex.slice(0, 12)} of .*mirrored-pause arrived as 13 bytes .*the registry serves corrupt data`),
+    );
+    expect(await readdir(out)).toEqual([]);
+  } finally {
+    await writeFile(data, original);
+  }
 });
 
 /** Every entry of a tar (gzip or plain), in order, with its bytes. */

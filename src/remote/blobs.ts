@@ -37,10 +37,11 @@ export async function downloadBlob(
     try {
       const body = await client.openBlob(repository, blob.digest);
       await pipeline(body, hash, createWriteStream(file));
-      if (hash.digest() === blob.digest && hash.bytes === blob.size) return;
+      const digest = hash.digest();
+      if (digest === blob.digest && hash.bytes === blob.size) return;
       if (attempt >= downloadAttempts) {
         throw new BlobIntegrityError(
-          `blob ${shortDigest(blob.digest)} of ${client.host}/${repository} arrived as ${hash.bytes} bytes with digest ${shortDigest(hash.digest())} (expected ${blob.size} bytes): the registry serves corrupt data`,
+          `blob ${shortDigest(blob.digest)} of ${client.host}/${repository} arrived as ${hash.bytes} bytes with digest ${shortDigest(digest)} (expected ${blob.size} bytes): the registry serves corrupt data`,
         );
       }
     } catch (err) {

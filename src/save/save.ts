@@ -144,9 +144,10 @@ async function fetchInto(client: RegistryClient, layer: LayerSource, file: strin
     ? pipeline(createReadStream(blobFile), decompressor, hash, target)
     : pipeline(createReadStream(blobFile), hash, target));
   await rm(blobFile, { force: true });
-  if (hash.digest() !== layer.diffID) {
+  const diffID = hash.digest();
+  if (diffID !== layer.diffID) {
     throw new SaveError(
-      `layer ${shortDigest(layer.blob.digest)} of ${client.host}/${layer.repository} uncompresses to ${shortDigest(hash.digest())}, not its config's diff_id ${shortDigest(layer.diffID)}: the image is inconsistent; save it without --legacy`,
+      `layer ${shortDigest(layer.blob.digest)} of ${client.host}/${layer.repository} uncompresses to ${shortDigest(diffID)}, not its config's diff_id ${shortDigest(layer.diffID)}: the image is inconsistent; save it without --legacy`,
     );
   }
   return hash.bytes;

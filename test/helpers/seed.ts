@@ -60,11 +60,11 @@ const manifestAccept = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ].join(', ');
 
-/** The raw manifest at `ref` (`host/repo:tag`) of a plain-HTTP registry, by a plain GET (skopeo costs ~0.3 s a call). */
+/** The raw manifest at `ref` (`host/repo:tag` or `host/repo@digest`) of a plain-HTTP registry, by a plain GET (skopeo costs ~0.3 s a call). */
 export async function rawManifest(ref: string): Promise<string> {
   const slash = ref.indexOf('/');
-  const colon = ref.lastIndexOf(':');
-  const url = `http://${ref.slice(0, slash)}/v2/${ref.slice(slash + 1, colon)}/manifests/${ref.slice(colon + 1)}`;
+  const split = ref.includes('@') ? ref.indexOf('@') : ref.lastIndexOf(':');
+  const url = `http://${ref.slice(0, slash)}/v2/${ref.slice(slash + 1, split)}/manifests/${ref.slice(split + 1)}`;
   const res = await request(url, { headers: { accept: manifestAccept } });
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET ${url} answered ${res.statusCode}: ${text}`);
