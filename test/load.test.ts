@@ -7,7 +7,7 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../src/oci/digest.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
-import { runAirlift, skopeo, tempDir } from './helpers/tools.js';
+import { run as runCommand, runAirlift, skopeo, tempDir } from './helpers/tools.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
 const bundles = ['amd64', 'arm64', 'arm'].map((arch) => join(fixtures, `k3s-airgap-images-${arch}.tar.gz`));
@@ -23,7 +23,12 @@ const images = [
 ];
 
 interface LoadJson {
-  images: Array<{ target: string; indexDigest: string; sources: unknown[]; platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }> }>;
+  images: Array<{
+    target: string;
+    indexDigest: string;
+    sources: unknown[];
+    platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
+  }>;
   bytesUploaded: number;
   durationMs: number;
 }
@@ -40,7 +45,9 @@ afterAll(async () => {
 });
 
 const load = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  runAirlift(['load', '--registry', registry.host, '--plain-http', ...args], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env } });
+  runAirlift(['load', '--registry', registry.host, '--plain-http', ...args], {
+    env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env },
+  });
 
 describe('three arch bundles → one index per tag', () => {
   let first: LoadJson;
@@ -73,7 +80,11 @@ describe('three arch bundles → one index per tag', () => {
       { os: 'linux', architecture: 'arm64' },
     ]);
     const pause = first.images.find((i) => i.target.endsWith('mirrored-pause:3.6'))!;
-    for (const [arch, variant, platform] of [['arm', 'v7', 'linux/arm/v7'], ['arm64', '', 'linux/arm64'], ['amd64', '', 'linux/amd64']]) {
+    for (const [arch, variant, platform] of [
+      ['arm', 'v7', 'linux/arm/v7'],
+      ['arm64', '', 'linux/arm64'],
+      ['amd64', '', 'linux/amd64'],
+    ]) {
       const override = ['--override-arch', arch!, ...(variant ? ['--override-variant', variant] : [])];
       const config = await skopeo(['inspect', '--config', '--raw', '--tls-verify=false', ...override, ref]);
       expect(sha256(config)).toBe(pause.platforms.find((p) => p.platform === platform)!.configDigest);
@@ -83,7 +94,13 @@ describe('three arch bundles → one index per tag', () => {
 
   test('skopeo copy --all takes the whole index, layers included', async () => {
     const dir = await tempDir('airlift-oci-');
-    await skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${registry.host}/rancher/mirrored-library-traefik:2.9.10`, `oci:${dir}:traefik`]);
+    await skopeo([
+      'copy',
+      '--all',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/rancher/mirrored-library-traefik:2.9.10`,
+      `oci:${dir}:traefik`,
+    ]);
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
     expect(index.manifests).toHaveLength(1);
     expect((await readdir(join(dir, 'blobs', 'sha256'))).length).toBeGreaterThan(10);
@@ -95,6 +112,8 @@ describe('three arch bundles → one index per tag', () => {
     const second = JSON.parse(again.stdout) as LoadJson;
     expect(second.bytesUploaded).toBe(0);
     expect(second.images.map((i) => i.indexDigest)).toEqual(first.images.map((i) => i.indexDigest));
+    // With the caches warm, the archives are not even read: no read progress at all.
+    expect(again.stderr).not.toMatch(/ read \d/);
     const noCache = await load(['--json', ...bundles], { XDG_CACHE_HOME: await tempDir('airlift-nocache-') });
     expect(JSON.parse(noCache.stdout).bytesUploaded).toBe(0);
   });
@@ -133,7 +152,42 @@ describe('inputs', () => {
     expect(run.stderr).toMatch(/docker\.io\/rancher\/nope:1/);
     expect(run.stderr).toMatch(/quay\.io\/other\/thing:2/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
-    await expect(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/missing/rancher/mirrored-pause:3.6`])).rejects.toThrow();
+    await expect(
+      skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/missing/rancher/mirrored-pause:3.6`]),
+    ).rejects.toThrow();
+  });
+});
+
+describe('layer compression', () => {
+  const layerOf = async (namespace: string) => {
+    const repo = `docker://${registry.host}/${namespace}/rancher/mirrored-pause`;
+    const index = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `${repo}:3.6`]));
+    const manifest = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `${repo}@${index.manifests[0].digest}`]));
+    return manifest.layers[0] as { mediaType: string; digest: string };
+  };
+
+  test.each([
+    ['zstd', 'application/vnd.oci.image.layer.v1.tar+zstd'],
+    ['none', 'application/vnd.oci.image.layer.v1.tar'],
+  ])('--compression %s pushes %s layers', async (compression, mediaType) => {
+    const run = await load(['--json', '--registry', `${registry.host}/${compression}`, '--compression', compression, bundles[0]!]);
+    expect(run.code).toBe(0);
+    const layer = await layerOf(compression);
+    expect(layer.mediaType).toBe(mediaType);
+    const pull = await runCommand('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${registry.host}/${compression}/rancher/mirrored-pause:3.6`,
+      `oci:${await tempDir('airlift-pull-')}:p`,
+    ]);
+    expect(pull.code).toBe(0);
+  });
+
+  test('--compression-level is checked against the algorithm', async () => {
+    const run = await load(['--compression', 'gzip', '--compression-level', '12', bundles[0]!]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/1-9/);
   });
 });
 
@@ -141,7 +195,11 @@ describe('bad input gives one clear line and writes nothing', () => {
   const cases: Array<[string, (dir: string) => Promise<string>, RegExp]> = [
     ['a truncated gzip', async (dir) => truncated(dir, bundles[0]!), /truncated.*re-copy/],
     ['an empty file', async (dir) => writeTo(dir, Buffer.alloc(0)), /empty/],
-    ['random bytes', async (dir) => writeTo(dir, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))), /not a tar archive/],
+    [
+      'random bytes',
+      async (dir) => writeTo(dir, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251))),
+      /not a tar archive/,
+    ],
     ['a missing file', async (dir) => join(dir, 'nope.tar.gz'), /no such file/],
   ];
   test.each(cases)('%s', async (_name, make, message) => {
@@ -152,7 +210,9 @@ describe('bad input gives one clear line and writes nothing', () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toContain(file);
     expect(run.stderr).not.toMatch(/\n\s+at /);
-    await expect(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/bad/rancher/mirrored-pause:3.6`])).rejects.toThrow();
+    await expect(
+      skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/bad/rancher/mirrored-pause:3.6`]),
+    ).rejects.toThrow();
   });
 
   test('usage errors exit 2', async () => {

@@ -5,17 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { DecompressStream } from 'zstd-napi';
 import { startContainerd } from './helpers/containerd.js';
 import { startDockerd } from './helpers/dockerd.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { rawManifest, seededImageList, seededImages, type SeededImage, seedRegistry, someSeededImages } from './helpers/seed.js';
-import { has, runAirlift, type RunResult, runOrThrow, skopeo, tempDir } from './helpers/tools.js';
+import { runAirlift, type RunResult, runOrThrow, skopeo, tempDir } from './helpers/tools.js';
 
 interface SaveJson {
   bundles: Array<{
@@ -124,6 +126,20 @@ describe('default: one OCI-layout bundle per architecture', () => {
     expect(sha256(await rawManifest(target))).toBe(sourceOf('rancher/mirrored-pause:3.6', 'linux/arm64').manifestDigest);
   });
 
+  test('airlift load reads the bundles back with every manifest digest preserved, and so the same index digests', async () => {
+    const files = (await readdir(out)).filter((f) => f.endsWith('.tar.gz')).map((f) => join(out, f));
+    const loaded = await runAirlift(['load', '--registry', `${b.host}/from-oci-kit`, '--plain-http', '--json', '-q', ...files], {
+      env: { XDG_CACHE_HOME: await tempDir('airlift-cache-') },
+    });
+    expectSuccess(loaded);
+    const images = (JSON.parse(loaded.stdout) as { images: SeededImage[] }).images;
+    expect(images.map((i) => i.target)).toEqual(seeded.map((s) => s.target.replace(a.host, `${b.host}/from-oci-kit`)));
+    for (const [i, image] of images.entries()) {
+      expect(image.platforms).toEqual(seeded[i]!.platforms);
+      expect(image.indexDigest).toBe(seeded[i]!.indexDigest);
+    }
+  });
+
   test('ctr images import takes every bundle with the source digests (ctr 1.6 reads plain tar: gunzip first)', async () => {
     const containerd = await startContainerd();
     if (!containerd) {
@@ -139,7 +155,12 @@ describe('default: one OCI-layout bundle per architecture', () => {
         const listed = await containerd.ctr(['images', 'ls']);
         for (const image of seededImages) {
           const line = listed.split('\n').find((l) => l.startsWith(`docker.io/${image} `));
-          expect(line?.split(/\s+/)[2]).toBe(sourceOf(image, platform).manifestDigest);
+          // The whole listing on failure: one intermittent failure here was never reproduced.
+          expect({ image, digest: line?.split(/\s+/)[2], listed }).toEqual({
+            image,
+            digest: sourceOf(image, platform).manifestDigest,
+            listed,
+          });
         }
       }
     } finally {
@@ -189,10 +210,6 @@ test('--legacy: docker save layout with uncompressed layers; airlift load gives 
 });
 
 test('--multi-arch --compression zstd: one archive keeping each upstream index, copied by skopeo with its digest', async () => {
-  if (!has('zstd')) {
-    console.log('zstd is not installed; skipping');
-    return;
-  }
   const out = await tempDir('airlift-kit-multi-');
   const images = ['rancher/mirrored-pause:3.6', 'rancher/klipper-lb:v0.4.4'];
   expectSuccess(
@@ -210,7 +227,7 @@ test('--multi-arch --compression zstd: one archive keeping each upstream index, 
   );
   expect((await readdir(out)).sort()).toEqual(['SHA256SUMS', 'airgap-images.tar.zst']);
   const plain = join(out, 'airgap-images.tar');
-  await runOrThrow('zstd', ['-q', '-d', join(out, 'airgap-images.tar.zst'), '-o', plain]);
+  await pipeline(createReadStream(join(out, 'airgap-images.tar.zst')), new DecompressStream(), createWriteStream(plain));
   const bundle = await readTar(plain);
   expect(bundle.names.slice(0, 3)).toEqual(['oci-layout', 'index.json', 'manifest.json']);
   const index = JSON.parse(bundle.files.get('index.json')!.toString()) as IndexJson;
@@ -265,12 +282,6 @@ test('a missing platform or image stops the save before any file is written, nam
   expect(bad.stderr).toMatch(/mirrored-pause:3\.6 has no linux\/s390x image \(it has linux\/amd64, linux\/arm\/v7, linux\/arm64\)/);
   expect(bad.stderr).toMatch(/rancher\/nope:1 does not exist/);
   expect(await readdir(out).catch(() => [])).toEqual([]);
-
-  const noZstd = await saveFromA(['rancher/mirrored-pause:3.6', '--platform', 'linux/amd64', '--compression', 'zstd', '--out', out], {
-    env: { PATH: '/nonexistent' },
-  });
-  expect(noZstd.code).toBe(1);
-  expect(noZstd.stderr).toMatch(/needs the zstd command.*--compression gzip/);
 
   const usage = await runAirlift(['save', '--from', a.host, '--out', out, 'x:1']);
   expect(usage.code).toBe(2);

@@ -3,6 +3,7 @@
  * `<layerid>/{VERSION,json,layer.tar}` per layer, `<confighex>.json` per image, then
  * `manifest.json` and `repositories`, all in lexical order. Identical specs give
  * byte-identical archives, and layer content is streamed so memory stays flat.
+ * The content, tar and config building blocks are exported for `oci-gen.ts`.
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -121,11 +122,11 @@ function* textContent(seed: string, size: number): Generator<Buffer> {
 // ---------------------------------------------------------------------------
 // Tar writing
 
-type Body = () => Iterable<Buffer> | AsyncIterable<Buffer>;
-type TarHeader = Parameters<Pack['entry']>[0];
+export type Body = () => Iterable<Buffer> | AsyncIterable<Buffer>;
+export type TarHeader = Parameters<Pack['entry']>[0];
 type Sink = ReturnType<Pack['entry']>;
 
-interface TarEntry {
+export interface TarEntry {
   header: TarHeader;
   body?: Body;
 }
@@ -134,15 +135,15 @@ function tarHeader(name: string, fields: Omit<TarHeader, 'name'>): TarHeader {
   return { name, uid: 0, gid: 0, mtime: MTIME, ...fields };
 }
 
-function directoryEntry(dir: string): TarEntry {
+export function directoryEntry(dir: string): TarEntry {
   return { header: tarHeader(`${dir}/`, { type: 'directory', mode: 0o755 }) };
 }
 
-function fileEntry(name: string, size: number, body: Body, mode = 0o644): TarEntry {
+export function fileEntry(name: string, size: number, body: Body, mode = 0o644): TarEntry {
   return { header: tarHeader(name, { type: 'file', size, mode }), body };
 }
 
-function bytesEntry(name: string, data: Buffer, mode?: number): TarEntry {
+export function bytesEntry(name: string, data: Buffer, mode?: number): TarEntry {
   return fileEntry(name, data.length, () => [data], mode);
 }
 
@@ -160,7 +161,7 @@ function comparePaths(a: string, b: string): number {
   return left.length - right.length;
 }
 
-function sortedEntries(entries: Iterable<TarEntry>): TarEntry[] {
+export function sortedEntries(entries: Iterable<TarEntry>): TarEntry[] {
   return [...entries].sort((a, b) => comparePaths(a.header.name, b.header.name));
 }
 
@@ -221,7 +222,23 @@ function layerEntries(layer: LayerSpec): TarEntry[] {
   return sortedEntries(entries.values());
 }
 
-interface MeasuredLayer {
+/** The layer's uncompressed tar, generated afresh on every call. */
+export function layerTar(spec: LayerSpec): AsyncIterable<Buffer> {
+  return tarStream(layerEntries(spec));
+}
+
+/** Digest (`sha256:<hex>`) and size of a stream, read to its end. */
+export async function measureStream(stream: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { digest: `sha256:${hash.digest('hex')}`, size };
+}
+
+export interface MeasuredLayer {
   spec: LayerSpec;
   diffID: string;
   tarSize: number;
@@ -229,19 +246,14 @@ interface MeasuredLayer {
 
 /** Pre-pass: the tar is generated once to learn its digest and size, and again when written. */
 async function measureLayer(spec: LayerSpec): Promise<MeasuredLayer> {
-  const hash = createHash('sha256');
-  let tarSize = 0;
-  for await (const chunk of tarStream(layerEntries(spec))) {
-    hash.update(chunk);
-    tarSize += chunk.length;
-  }
-  return { spec, diffID: `sha256:${hash.digest('hex')}`, tarSize };
+  const { digest, size } = await measureStream(layerTar(spec));
+  return { spec, diffID: digest, tarSize: size };
 }
 
 // ---------------------------------------------------------------------------
 // Image metadata
 
-function sha256Hex(data: string | Buffer): string {
+export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
@@ -289,7 +301,7 @@ const EMPTY_CONTAINER_CONFIG = {
   WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
 };
 
-interface ImagePlan {
+export interface ImagePlan {
   image: ImageSpec;
   platform: Platform;
   configBytes: Buffer;
@@ -297,7 +309,7 @@ interface ImagePlan {
   layers: MeasuredLayer[];
 }
 
-interface LegacyLayer {
+export interface LegacyLayer {
   id: string;
   json: object;
   layer: MeasuredLayer;
@@ -307,7 +319,7 @@ interface LegacyLayer {
  * Like docker's v1.CreateID: lower layers depend only on the chain, so images sharing
  * a prefix share those directories; the top layer also depends on the image config.
  */
-function legacyLayers({ image, platform, configDigest, layers }: ImagePlan): LegacyLayer[] {
+export function legacyLayers({ image, platform, configDigest, layers }: ImagePlan): LegacyLayer[] {
   const chain = chainIDs(layers.map((layer) => layer.diffID));
   const result: LegacyLayer[] = [];
   layers.forEach((layer, i) => {
@@ -322,7 +334,7 @@ function legacyLayers({ image, platform, configDigest, layers }: ImagePlan): Leg
   return result;
 }
 
-function splitRepoTag(repoTag: string): [repo: string, tag: string] {
+export function splitRepoTag(repoTag: string): [repo: string, tag: string] {
   const colon = repoTag.lastIndexOf(':');
   if (colon <= repoTag.lastIndexOf('/')) throw new Error(`repo tag needs an explicit tag: ${repoTag}`);
   return [repoTag.slice(0, colon), repoTag.slice(colon + 1)];
@@ -333,7 +345,7 @@ function sortedKeys<T>(record: Record<string, T>): Record<string, T> {
 }
 
 /** `{"repo": {"tag": "<top layer id>"}}` with keys sorted, as Go marshals maps. */
-function repositoriesJson(images: Array<{ repoTags: string[]; topLayerId: string }>): object {
+export function repositoriesJson(images: Array<{ repoTags: string[]; topLayerId: string }>): object {
   const repositories: Record<string, Record<string, string>> = {};
   for (const { repoTags, topLayerId } of images) {
     for (const [repo, tag] of repoTags.map(splitRepoTag)) (repositories[repo] ??= {})[tag] = topLayerId;
@@ -344,7 +356,7 @@ function repositoriesJson(images: Array<{ repoTags: string[]; topLayerId: string
 // ---------------------------------------------------------------------------
 // Archive assembly
 
-function jsonBytes(value: unknown): Buffer {
+export function jsonBytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
@@ -363,13 +375,13 @@ class LegacyArchive {
     this.add(directoryEntry(id));
     this.add(bytesEntry(`${id}/VERSION`, Buffer.from('1.0')));
     this.add(bytesEntry(`${id}/json`, jsonBytes(json)));
-    const layerTar = `${id}/layer.tar`;
+    const tarPath = `${id}/layer.tar`;
     const firstCopy = this.layerTarByDiffID.get(layer.diffID);
     if (firstCopy) {
-      this.add(symlinkEntry(layerTar, `../${firstCopy}`));
+      this.add(symlinkEntry(tarPath, `../${firstCopy}`));
     } else {
-      this.layerTarByDiffID.set(layer.diffID, layerTar);
-      this.add(fileEntry(layerTar, layer.tarSize, () => tarStream(layerEntries(layer.spec))));
+      this.layerTarByDiffID.set(layer.diffID, tarPath);
+      this.add(fileEntry(tarPath, layer.tarSize, () => layerTar(layer.spec)));
     }
   }
 
@@ -378,14 +390,15 @@ class LegacyArchive {
   }
 }
 
-async function writeTarFile(file: string, entries: TarEntry[], compression: 'gzip' | 'none'): Promise<void> {
+export async function writeTarFile(file: string, entries: TarEntry[], compression: 'gzip' | 'none'): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const pack = Readable.from(tarStream(entries));
   const output = createWriteStream(file);
   await (compression === 'gzip' ? pipeline(pack, createGzip({ level: 1 }), output) : pipeline(pack, output));
 }
 
-async function planImages(spec: BundleSpec): Promise<ImagePlan[]> {
+/** Measures every layer and builds each image's config for `spec.platform`. */
+export async function planImages(spec: BundleSpec): Promise<ImagePlan[]> {
   const platform = platformFields(spec.platform, spec.omitVariant ?? false);
   // Keyed by object identity, so layer specs reused across images are measured once.
   const measured = new Map<LayerSpec, MeasuredLayer>();

@@ -6,32 +6,48 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { DecompressStream } from 'zstd-napi';
 import { ArchiveError } from './errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
+/** An archive as the user named it (`path`, `-` for stdin) and the file that holds its bytes. */
+export interface ArchiveSource {
+  path: string;
+  file: string;
+}
+
 /** Large zlib chunks roughly double gunzip throughput over the 16 KiB default. */
 export const zlibChunkSize = 256 * 1024;
 const readHighWaterMark = 1024 * 1024;
+/** k3s bundles use `zstd --long=25`; accept windows up to 128 MiB, as `zstd --long=27` does. */
+export const zstdWindowLogMax = 27;
 
-export async function detectCompression(file: string): Promise<Compression> {
+export async function detectCompression({ path, file }: ArchiveSource): Promise<Compression> {
   const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    throw new ArchiveError(file, `cannot open: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    throw new ArchiveError(path, `cannot open: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
   try {
     const magic = Buffer.alloc(262);
     const { bytesRead } = await handle.read(magic, 0, magic.length, 0);
-    if (bytesRead === 0) throw new ArchiveError(file, 'the file is empty: re-copy the bundle');
-    if (magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip';
-    if (magic.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    if (bytesRead === 0) throw new ArchiveError(path, 'the file is empty: re-copy the bundle');
+    const compressed = compressionOf(magic.subarray(0, bytesRead));
+    if (compressed) return compressed;
     if (bytesRead >= 262 && magic.toString('latin1', 257, 262) === 'ustar') return 'none';
     throw new ArchiveError(
-      file,
+      path,
       'not a tar archive (plain, gzip or zstd): check that this is an image bundle and that the copy is complete',
     );
   } finally {
     await handle.close();
   }
+}
+
+/** gzip or zstd when the bytes start with that format's magic number. */
+export function compressionOf(head: Buffer): Exclude<Compression, 'none'> | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return undefined;
 }
 
 /** The decompressed tar byte stream; `onRawBytes` reports progress in file bytes. */
@@ -44,8 +60,7 @@ export function openTarStream(file: string, compression: Compression, onRawBytes
     case 'gzip':
       return pipeWithErrors(raw, createGunzip({ chunkSize: zlibChunkSize }));
     case 'zstd':
-      raw.destroy();
-      throw new ArchiveError(file, 'zstd-compressed bundles are not supported yet: decompress with `zstd -d --long=27` first');
+      return pipeWithErrors(raw, new DecompressStream({ windowLogMax: zstdWindowLogMax }));
   }
 }
 

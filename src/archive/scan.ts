@@ -6,43 +6,48 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ArchiveError } from './errors.js';
-import { type Compression, detectCompression, openTarStream } from './open.js';
+import { type ArchiveSource, type Compression, detectCompression, openTarStream } from './open.js';
 import { type TarEntry, walkTar } from './tar.js';
 
 /** Largest metadata document read into memory (manifest.json, index.json, configs). */
 export const metadataCap = 16 * 1024 * 1024;
 
-export interface ArchiveContents {
-  path: string;
+export interface ArchiveContents extends ArchiveSource {
   compression: Compression;
   fileSize: number;
   entries: Map<string, TarEntry>;
   /** Bodies of small entries that look like JSON, by entry name. */
   documents: Map<string, Buffer>;
+  /** First bytes of every file entry, to recognise compressed layers. */
+  heads: Map<string, Buffer>;
   /** Entries whose names were unsafe (absolute, `..`) and are ignored. */
   unsafeNames: string[];
 }
 
-export async function scanArchive(path: string, onRawBytes?: (n: number) => void): Promise<ArchiveContents> {
-  const compression = await detectCompression(path);
-  const { size: fileSize } = await stat(path);
+export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number) => void): Promise<ArchiveContents> {
+  const { path, file } = source;
+  const compression = await detectCompression(source);
+  const { size: fileSize } = await stat(file);
   const contents: ArchiveContents = {
     path,
+    file,
     compression,
     fileSize,
     entries: new Map(),
     documents: new Map(),
+    heads: new Map(),
     unsafeNames: [],
   };
   try {
-    await walkTar(openTarStream(path, compression, onRawBytes), async (entry, body) => {
+    await walkTar(openTarStream(file, compression, onRawBytes), async (entry, body) => {
       if (entry.name === null) {
         contents.unsafeNames.push(entry.rawName);
         return;
       }
       contents.entries.set(entry.name, entry);
-      if (entry.type === 'file' && entry.size > 0 && entry.size <= metadataCap) {
-        const document = await readIfJson(body);
+      if (entry.type === 'file' && entry.size > 0) {
+        const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
+        contents.heads.set(entry.name, head);
         if (document) contents.documents.set(entry.name, document);
       }
     });
@@ -55,16 +60,25 @@ export async function scanArchive(path: string, onRawBytes?: (n: number) => void
   return contents;
 }
 
-/** Reads the body whole if its first byte opens a JSON object or array; otherwise drains it. */
-function readIfJson(body: Readable): Promise<Buffer | undefined> {
+const headLength = 8;
+
+/**
+ * Keeps the first bytes of the body, and the whole body when it may be a metadata document
+ * (small and opening a JSON object or array); drains the rest.
+ */
+function readHeadAndJson(body: Readable, mayBeDocument: boolean): Promise<{ head: Buffer; document?: Buffer }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    let json: boolean | undefined;
+    let head: Buffer | undefined;
+    let json = false;
     body.on('data', (chunk: Buffer) => {
-      json ??= looksLikeJson(chunk);
+      if (!head) {
+        head = Buffer.from(chunk.subarray(0, headLength));
+        json = mayBeDocument && looksLikeJson(chunk);
+      }
       if (json) chunks.push(chunk);
     });
-    body.on('end', () => resolve(json ? Buffer.concat(chunks) : undefined));
+    body.on('end', () => resolve({ head: head ?? Buffer.alloc(0), document: json ? Buffer.concat(chunks) : undefined }));
   });
 }
 

@@ -27,6 +27,13 @@ export async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
+/** yargs drops a lone `-`; it travels under this name until the command turns it back. */
+const stdinPlaceholder = '\u0000stdin';
+
+export const protectStdinArgument = (arg: string): string => (arg === '-' ? stdinPlaceholder : arg);
+
+export const archiveArgument = (arg: string): string => (arg === stdinPlaceholder ? '-' : arg);
+
 /** The images named by --image-list and on the command line, in that order. */
 export async function imagesFrom(imageList: string | undefined, refs: string[] | undefined): Promise<Reference[]> {
   const named = (refs ?? []).map(parseReference);

@@ -1,18 +1,20 @@
 /** `airlift load`: parse, call the library, render. */
 import type { Argv } from 'yargs';
+import { type LayerCompression, levelRanges } from '../load/compress.js';
 import { load, type LoadResult } from '../load/load.js';
 import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
 import { ExitCode, UsageError } from './errors.js';
-import { readImageList, readStdin } from './input.js';
+import { archiveArgument, readImageList, readStdin } from './input.js';
 import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs } from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
   archives: string[];
   'image-list'?: string;
   concurrency: number;
-  'compression-level': number;
+  compression: LayerCompression;
+  'compression-level'?: number;
 }
 
 export const loadCommand = {
@@ -23,11 +25,12 @@ export const loadCommand = {
       .positional('archives', { type: 'string', array: true, demandOption: true, describe: 'bundle files (.tar, .tar.gz), in any order' })
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
-      .option('compression-level', {
-        type: 'number',
-        default: 1,
-        describe: 'gzip level (1-9) for layers stored uncompressed in the bundles',
+      .option('compression', {
+        choices: ['gzip', 'zstd', 'none'] as const,
+        default: 'gzip' as const,
+        describe: 'how layers stored uncompressed in the bundles are compressed (original compressed blobs are pushed as they are)',
       })
+      .option('compression-level', { type: 'number', describe: 'gzip 1-9 (default 1), zstd 1-19 (default 3)' })
       .example(
         '$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.gz',
         'amd64 + arm64 + arm bundles → one multi-arch tag per image',
@@ -44,14 +47,17 @@ export const loadCommand = {
 
 async function runLoad(args: LoadArgs): Promise<number> {
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
-  if (!Number.isInteger(args['compression-level']) || args['compression-level'] < 1 || args['compression-level'] > 9) {
-    throw new UsageError('--compression-level must be 1-9');
+  const level = args['compression-level'];
+  const [lowest, highest] = levelRanges[args.compression];
+  if (level !== undefined && args.compression === 'none') throw new UsageError('--compression-level does not apply to --compression none');
+  if (level !== undefined && (!Number.isInteger(level) || level < lowest || level > highest)) {
+    throw new UsageError(`--compression-level for ${args.compression} must be ${lowest}-${highest}`);
   }
   const renderer = createRenderer({ quiet: args.quiet });
   let result: LoadResult | undefined;
   try {
     result = await load({
-      archives: args.archives,
+      archives: args.archives.map(archiveArgument),
       registry: args.registry,
       plainHttp: args['plain-http'],
       insecure: args.insecure,
@@ -59,7 +65,7 @@ async function runLoad(args: LoadArgs): Promise<number> {
       credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
       imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
       concurrency: args.concurrency,
-      compressionLevel: args['compression-level'],
+      compression: { algorithm: args.compression, level: args['compression-level'] },
       onEvent: (event) => renderer.onEvent(event),
     });
   } finally {

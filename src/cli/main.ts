@@ -6,13 +6,15 @@ import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
 import { RegistryError } from '../registry/errors.js';
-import { ExitCode, UsageError } from './errors.js';
-import { loadCommand } from './load-command.js';
-import { saveCommand } from './save-command.js';
-import { syncCommand } from './sync-command.js';
 import { RemoteImageError } from '../remote/image.js';
 import { SaveError } from '../save/save.js';
 import { SyncError } from '../sync/sync.js';
+import { ExitCode, UsageError } from './errors.js';
+import { protectStdinArgument } from './input.js';
+import { inspectCommand } from './inspect-command.js';
+import { loadCommand } from './load-command.js';
+import { saveCommand } from './save-command.js';
+import { syncCommand } from './sync-command.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -34,10 +36,11 @@ function report(err: unknown): number {
 }
 
 async function main(): Promise<void> {
-  await yargs(hideBin(process.argv))
+  await yargs(hideBin(process.argv).map(protectStdinArgument))
     .scriptName('airlift')
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
+    .command(inspectCommand)
     .command(syncCommand)
     .command(saveCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
@@ -49,6 +52,14 @@ async function main(): Promise<void> {
     })
     .help()
     .parseAsync();
+}
+
+// Exiting through process.exit runs the 'exit' handlers that remove temp files.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => process.exit(code));
 }
 
 main().catch((err: unknown) => {

@@ -1,36 +1,64 @@
 /**
- * Turns an uncompressed layer stream into a gzip blob in a spool file, hashing both sides
- * on the way: the uncompressed digest checks the layer against its config's diff_id, the
- * compressed one names the blob. Spooling lets an upload be retried or resumed without
- * reading the archive again. zlib at a fixed level with a zeroed header is deterministic,
- * so the same layer gives the same digest on every run.
+ * Copies a layer into a spool file, compressing uncompressed tars on the way, and hashes
+ * both sides: the input digest checks the layer against its config's diff_id or its blob
+ * name, the output digest names the blob. Spooling lets an upload be retried without
+ * reading the archive again. Compression runs at a fixed level with zeroed headers, so the
+ * same layer gives the same digest on every run (and re-runs find it in the registry).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { CompressStream } from 'zstd-napi';
 import { zlibChunkSize } from '../archive/open.js';
 import type { Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+
+export type LayerCompression = 'gzip' | 'zstd' | 'none';
+
+export interface CompressionChoice {
+  algorithm: LayerCompression;
+  level: number;
+}
+
+export const defaultLevels: Record<LayerCompression, number> = { gzip: 1, zstd: 3, none: 0 };
+export const levelRanges: Record<LayerCompression, [number, number]> = { gzip: [1, 9], zstd: [1, 19], none: [0, 0] };
+
+export const layerMediaType: Record<LayerCompression, string> = {
+  gzip: MediaType.ociLayerGzip,
+  zstd: MediaType.ociLayerZstd,
+  none: MediaType.ociLayer,
+};
 
 export interface SpooledBlob {
-  /** sha256 of the uncompressed input. */
-  diffID: Digest;
+  /** sha256 of the input as read from the archive. */
+  inputDigest: Digest;
   digest: Digest;
   size: number;
   file: string;
 }
 
-export async function compressToSpool(input: Readable, file: string, level: number): Promise<SpooledBlob> {
-  const uncompressed = new HashingPassThrough();
-  const compressed = new HashingPassThrough();
-  await pipeline(input, uncompressed, createGzip({ level, chunkSize: zlibChunkSize }), compressed, createWriteStream(file));
-  return { diffID: uncompressed.digest(), digest: compressed.digest(), size: compressed.bytes, file };
+/** Spools `input` as is (`compression` undefined: an original blob) or compressed. */
+export async function spoolBlob(input: Readable, file: string, compression?: CompressionChoice): Promise<SpooledBlob> {
+  const read = new HashingPassThrough();
+  if (!compression || compression.algorithm === 'none') {
+    await pipeline(input, read, createWriteStream(file));
+    return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file };
+  }
+  const written = new HashingPassThrough();
+  await pipeline(input, read, compressor(compression), written, createWriteStream(file));
+  return { inputDigest: read.digest(), digest: written.digest(), size: written.bytes, file };
+}
+
+function compressor({ algorithm, level }: CompressionChoice): Transform {
+  return algorithm === 'zstd' ? new CompressStream({ compressionLevel: level }) : createGzip({ level, chunkSize: zlibChunkSize });
 }
 
 /** Passes bytes through, counting and hashing them. */
 export class HashingPassThrough extends Transform {
   private readonly hash = createHash('sha256');
+  private result: Digest | undefined;
   bytes = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
@@ -40,6 +68,7 @@ export class HashingPassThrough extends Transform {
   }
 
   digest(): Digest {
-    return `sha256:${this.hash.digest('hex')}`;
+    this.result ??= `sha256:${this.hash.digest('hex')}`;
+    return this.result;
   }
 }

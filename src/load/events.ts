@@ -10,6 +10,7 @@ export type LoadEvent =
   | { type: 'read'; bytes: number; total: number }
   | { type: 'blob'; action: BlobAction; kind: 'layer' | 'config'; digest: string; size: number; repository: string }
   | { type: 'tag'; target: string; digest: string; platforms: string[] }
+  | { type: 'notice'; message: string }
   | { type: 'warning'; message: string }
   | { type: 'failure'; target: string; message: string };
 

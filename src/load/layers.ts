@@ -1,32 +1,35 @@
 /**
- * Publishing the run's layers: each distinct layer is compressed once, checked against its
- * diff_id, uploaded once and mounted everywhere else. Layers the blob-info cache already
- * knows are looked up in the registry first and never read when the registry has them.
+ * Publishing the run's layers: each distinct layer is read once, checked against its
+ * diff_id or blob digest, uploaded once and mounted everywhere else. Blobs whose digest is
+ * known beforehand — original compressed blobs, and layers the blob-info cache remembers —
+ * are looked up in the registry first and never read when the registry has them.
  */
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { readEntries } from '../archive/entries.js';
 import type { ScannedArchive } from '../archive/model.js';
 import { type Digest, digestHex, shortDigest } from '../oci/digest.js';
-import type { BlobInfoCache, CompressedBlob } from './blob-cache.js';
+import type { Descriptor } from '../oci/manifest.js';
+import type { BlobInfoCache } from './blob-cache.js';
 import { type BlobPlacement, mountKnownBlob, placeBlob } from './blobs.js';
-import { compressToSpool } from './compress.js';
+import { type CompressionChoice, layerMediaType, spoolBlob } from './compress.js';
 import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
-  compressionLevel: number;
+  compression: CompressionChoice;
   concurrency: number;
   spoolDir: string;
   /** Archive bytes read by this pass, for progress. */
   onRawBytes: (n: number) => void;
 }
 
-export type LayerOutcome = { blob: CompressedBlob } | { error: string };
+export type LayerOutcome = { descriptor: Descriptor } | { error: string };
 
-export const compressionKey = (level: number): string => `gzip-${level}`;
+const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
 export async function publishLayers(
   ctx: LayerContext,
@@ -39,54 +42,41 @@ export async function publishLayers(
   await Promise.all(
     [...layers.values()].map((layer) =>
       lookup(async () => {
-        const known = ctx.cache.get(layer.diffID, compressionKey(ctx.compressionLevel));
+        const known = knownDescriptor(ctx, layer);
         const missing = known && (await mountKnownBlob(ctx, { kind: 'layer', ...known }, layer.repositories));
-        if (known && missing!.length === 0) outcomes.set(layer.diffID, { blob: known });
+        if (known && missing!.length === 0) outcomes.set(layer.key, { descriptor: known });
         else toRead.push(missing && missing.length < layer.repositories.length ? { ...layer, repositories: missing } : layer);
       }),
     ),
   );
   const uploads = limiter(ctx.concurrency);
-  const pending: Promise<void>[] = [];
+  const pending = new Set<Promise<void>>();
   await Promise.all(
     archives.map(async (archive) => {
-      const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.entry, l]));
+      const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.source.entry, l]));
       if (byEntry.size === 0) return;
       try {
         await readEntries(
-          archive.path,
+          archive,
           archive.compression,
           new Set(byEntry.keys()),
           async (entry, body) => {
             const layer = byEntry.get(entry)!;
-            const spool = join(ctx.spoolDir, digestHex(layer.diffID));
-            const blob = await compressToSpool(body, spool, ctx.compressionLevel);
-            if (blob.diffID !== layer.diffID) {
-              outcomes.set(layer.diffID, { error: corruptLayer(archive.path, entry, layer.diffID, blob.diffID) });
-              await rm(spool, { force: true });
-              return;
-            }
-            // Uploads go on while the archive is read further; the limiter bounds spooled files.
-            pending.push(
-              uploads(async () => {
-                try {
-                  const compressed = { digest: blob.digest, size: blob.size };
-                  await placeBlob(ctx, { kind: 'layer', ...compressed, open: () => createReadStream(spool) }, layer.repositories);
-                  ctx.cache.set(layer.diffID, compressionKey(ctx.compressionLevel), compressed);
-                  outcomes.set(layer.diffID, { blob: compressed });
-                } catch (err) {
-                  outcomes.set(layer.diffID, { error: (err as Error).message });
-                } finally {
-                  await rm(spool, { force: true });
-                }
-              }),
+            const spooled = await spoolLayer(ctx, archive.path, layer, body);
+            if ('error' in spooled) return void outcomes.set(layer.key, spooled);
+            // Uploads go on while the archive is read further, but a slow registry holds the
+            // reading back, so spooled layers waiting for upload stay few.
+            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, spooled.file, outcomes)).finally(() =>
+              pending.delete(upload),
             );
+            pending.add(upload);
+            if (pending.size >= 2 * ctx.concurrency) await Promise.race(pending);
           },
           ctx.onRawBytes,
         );
       } catch (err) {
         for (const layer of byEntry.values()) {
-          if (!outcomes.has(layer.diffID)) outcomes.set(layer.diffID, { error: (err as Error).message });
+          if (!outcomes.has(layer.key)) outcomes.set(layer.key, { error: (err as Error).message });
         }
       }
     }),
@@ -95,5 +85,58 @@ export async function publishLayers(
   return outcomes;
 }
 
-const corruptLayer = (archive: string, entry: string, expected: Digest, actual: Digest): string =>
-  `${archive}: layer ${entry} does not match its config's diff_id (expected ${shortDigest(expected)}, read ${shortDigest(actual)}): the archive is corrupt; re-copy or re-download it`;
+/** The blob's descriptor when it is known without reading the layer. */
+function knownDescriptor(ctx: LayerContext, layer: LayerPlan): Descriptor | undefined {
+  const { source } = layer;
+  if (source.kind === 'blob') return source.descriptor;
+  const mediaType = layerMediaType[ctx.compression.algorithm];
+  if (ctx.compression.algorithm === 'none') return { mediaType, digest: source.diffID, size: source.size };
+  const cached = ctx.cache.get(source.diffID, cacheKey(ctx.compression));
+  return cached && { mediaType, ...cached };
+}
+
+/** Reads one layer into a spool file, compressing tars, and checks what was read. */
+async function spoolLayer(
+  ctx: LayerContext,
+  archive: string,
+  layer: LayerPlan,
+  body: Readable,
+): Promise<{ descriptor: Descriptor; file: string } | { error: string }> {
+  const { source } = layer;
+  const file = join(ctx.spoolDir, digestHex(layer.key));
+  const blob = await spoolBlob(body, file, source.kind === 'tar' ? ctx.compression : undefined);
+  const expected = source.kind === 'tar' ? source.diffID : source.descriptor.digest;
+  if (blob.inputDigest !== expected || (source.kind === 'blob' && blob.size !== source.descriptor.size)) {
+    await rm(file, { force: true });
+    return { error: corruptLayer(archive, source.entry, expected, blob.inputDigest, source.kind) };
+  }
+  if (source.kind === 'blob') return { descriptor: source.descriptor, file };
+  ctx.cache.set(source.diffID, cacheKey(ctx.compression), { digest: blob.digest, size: blob.size });
+  return { descriptor: { mediaType: layerMediaType[ctx.compression.algorithm], digest: blob.digest, size: blob.size }, file };
+}
+
+async function uploadSpooled(
+  ctx: LayerContext,
+  layer: LayerPlan,
+  descriptor: Descriptor,
+  file: string,
+  outcomes: Map<Digest, LayerOutcome>,
+): Promise<void> {
+  try {
+    await placeBlob(
+      ctx,
+      { kind: 'layer', digest: descriptor.digest, size: descriptor.size, open: () => createReadStream(file) },
+      layer.repositories,
+    );
+    outcomes.set(layer.key, { descriptor });
+  } catch (err) {
+    outcomes.set(layer.key, { error: (err as Error).message });
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+function corruptLayer(archive: string, entry: string, expected: Digest, actual: Digest, kind: 'tar' | 'blob'): string {
+  const against = kind === 'tar' ? "its config's diff_id" : 'its digest';
+  return `${archive}: layer ${entry} does not match ${against} (expected ${shortDigest(expected)}, read ${shortDigest(actual)}): the archive is corrupt; re-copy or re-download it`;
+}

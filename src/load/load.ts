@@ -2,15 +2,15 @@
  * `load`: archives in, one verified multi-arch tag per image out. Plan (read every archive's
  * metadata, no writes), execute (layers, then per tag configs, manifests and index), verify.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { readArchive } from '../archive/read.js';
+import { readArchives } from '../archive/inputs.js';
+import { ScanCache } from '../archive/scan-cache.js';
+import { withWorkDir } from './workspace.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import type { EventSink } from './events.js';
+import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Plan } from './plan.js';
@@ -27,7 +27,8 @@ export interface LoadOptions {
   /** Load only these images. */
   imageList?: Reference[];
   concurrency?: number;
-  compressionLevel?: number;
+  /** How uncompressed layers are compressed (default gzip level 1); original blobs are never recompressed. */
+  compression?: Partial<CompressionChoice>;
   /** Blob-info cache directory; null disables the cache. */
   cacheDir?: string | null;
   onEvent?: EventSink;
@@ -41,20 +42,19 @@ export interface LoadResult {
   durationMs: number;
 }
 
-/** gzip level 1: the measured best trade of speed for size on layer tars (see README). */
-export const defaultCompressionLevel = 1;
-
-export async function planLoad(options: LoadOptions, emit: EventSink = () => {}): Promise<Plan> {
+/** Reads every archive's metadata and plans the run; writes nothing to the registry. */
+export async function planLoad(options: LoadOptions, workDir: string, emit: EventSink = () => {}): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
   emit({ type: 'phase', phase: 'reading' });
-  const sizes = await Promise.all(options.archives.map(async (a) => (await stat(a).catch(() => ({ size: 0 }))).size));
-  const total = sizes.reduce((a, b) => a + b, 0);
-  let read = 0;
-  const onRawBytes = (n: number) => {
-    read += n;
-    emit({ type: 'read', bytes: read, total });
-  };
-  const archives = await Promise.all(options.archives.map((path) => readArchive(path, onRawBytes)));
+  const archives = await readArchives(
+    options.archives,
+    workDir,
+    {
+      onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
+      onNotice: (message) => emit({ type: 'notice', message }),
+    },
+    new ScanCache(cacheDirOf(options)),
+  );
   for (const archive of archives) {
     emit({
       type: 'archive',
@@ -69,10 +69,21 @@ export async function planLoad(options: LoadOptions, emit: EventSink = () => {})
   return buildPlan(archives, target, options.imageList);
 }
 
-export async function load(options: LoadOptions): Promise<LoadResult> {
+function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
+  const algorithm = asked.algorithm ?? 'gzip';
+  return { algorithm, level: asked.level ?? defaultLevels[algorithm] };
+}
+
+const cacheDirOf = (options: LoadOptions): string | null => (options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+
+export function load(options: LoadOptions): Promise<LoadResult> {
+  return withWorkDir((workDir) => loadIn(workDir, options));
+}
+
+async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const plan = await planLoad(options, emit);
+  const plan = await planLoad(options, spoolDir, emit);
   const client = new RegistryClient({
     host: parseTargetRegistry(options.registry).host,
     plainHttp: options.plainHttp,
@@ -80,8 +91,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     caFile: options.caFile,
     credentials: options.credentials,
   });
-  const spoolDir = await mkdtemp(join(tmpdir(), 'airlift-'));
-  const cache = await BlobInfoCache.open(options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir);
+  const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   try {
     await client.ping();
@@ -95,7 +105,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
         ...placement,
         cache,
         concurrency,
-        compressionLevel: options.compressionLevel ?? defaultCompressionLevel,
+        compression: compressionChoice(options.compression),
         spoolDir,
         onRawBytes: (n) => emit({ type: 'read', bytes: (read += n), total: readTotal }),
       },
@@ -123,7 +133,6 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     const warnings = plan.archives.flatMap((a) => a.warnings);
     return { images, failures, warnings, bytesUploaded, durationMs: Date.now() - started };
   } finally {
-    await rm(spoolDir, { recursive: true, force: true });
     await client.close();
   }
 }

@@ -3,7 +3,7 @@
  * where. Built from every archive's metadata before anything is written, so that a bad
  * bundle or a missing image stops the run while the registry is still untouched.
  */
-import type { ScannedArchive, SourceImage, SourceLayer } from '../archive/model.js';
+import { layerKey, type ScannedArchive, type SourceImage, type SourceLayer } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { formatReference, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
@@ -24,12 +24,11 @@ export interface PlannedImage {
   platform: string;
 }
 
-/** A distinct layer of the run (by diffID), read once from one archive. */
+/** A distinct layer of the run (by diffID or blob digest), read at most once, from one archive. */
 export interface LayerPlan {
-  diffID: Digest;
+  key: Digest;
   archive: string;
-  entry: string;
-  size: number;
+  source: SourceLayer;
   /** Every target repository that needs it, in first-use order. */
   repositories: string[];
 }
@@ -98,10 +97,11 @@ function planLayers(tags: TagPlan[]): Map<Digest, LayerPlan> {
   return layers;
 }
 
-function addLayer(layers: Map<Digest, LayerPlan>, archive: string, layer: SourceLayer, repository: string): void {
-  const plan = layers.get(layer.diffID);
+function addLayer(layers: Map<Digest, LayerPlan>, archive: string, source: SourceLayer, repository: string): void {
+  const key = layerKey(source);
+  const plan = layers.get(key);
   if (!plan) {
-    layers.set(layer.diffID, { diffID: layer.diffID, archive, entry: layer.entry, size: layer.size, repositories: [repository] });
+    layers.set(key, { key, archive, source, repositories: [repository] });
   } else if (!plan.repositories.includes(repository)) {
     plan.repositories.push(repository);
   }

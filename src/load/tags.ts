@@ -1,7 +1,10 @@
 /**
- * Publishing one tag: a config and an OCI manifest per platform, each verified, then the
- * index, merged with what the tag already holds and pushed last, then read back.
+ * Publishing one tag: a config and a manifest per platform, each verified, then the index,
+ * pushed last and read back. Original manifests and upstream indexes from the archives are
+ * pushed byte-for-byte, so their digests stay those of upstream; otherwise airlift builds
+ * an OCI manifest per image and an index merged with what the tag already holds.
  */
+import { layerKey, type SourceImage } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, descriptorOf, type Document, imageIndex, imageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -22,28 +25,27 @@ export interface PublishedImage {
 export class TagError extends Error {}
 
 export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<Digest, LayerOutcome>): Promise<PublishedImage> {
-  const { client } = ctx;
+  // Every image of the tag must have all its layers before any of its manifests is pushed.
+  const manifests = tag.images.map(({ source }) => {
+    const layerDescriptors = publishedLayers(source, layers);
+    return source.manifest ?? buildManifest(source, layerDescriptors);
+  });
   const children: Descriptor[] = [];
-  for (const image of tag.images) {
-    const { source } = image;
-    const layerDescriptors = source.layers.map((layer): Descriptor => {
-      const outcome = layers.get(layer.diffID);
-      if (!outcome || 'error' in outcome) throw new TagError(outcome?.error ?? `layer ${layer.entry} was not published`);
-      return { mediaType: MediaType.ociLayerGzip, ...outcome.blob };
-    });
-    const config = source.config;
+  for (const [i, { source }] of tag.images.entries()) {
+    const manifest = manifests[i]!;
+    const { config } = source;
     await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, open: () => config.bytes }, [tag.repository]);
-    const manifest = imageManifest({ mediaType: MediaType.ociConfig, digest: config.digest, size: config.bytes.length }, layerDescriptors);
-    await client.putManifest(tag.repository, manifest.digest, manifest);
+    await ctx.client.putManifest(tag.repository, manifest.digest, manifest);
     children.push(descriptorOf(manifest, source.platform));
   }
-  const entries = [...(await keptEntries(ctx, tag, children)), ...children];
+  const upstream = completeUpstreamIndex(tag, children);
+  const entries = upstream ? children : [...(await keptEntries(ctx, tag, children)), ...children];
   for (const entry of entries) {
-    const check = await verifyImage(client, tag.repository, entry);
+    const check = await verifyImage(ctx.client, tag.repository, entry);
     if (check.problems.length) throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}`);
   }
-  const index = imageIndex(entries);
-  await client.putManifest(tag.repository, tag.target.tag!, index);
+  const index = upstream ?? imageIndex(entries);
+  await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
   return {
@@ -60,6 +62,37 @@ export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<D
       configDigest: image.source.config.digest,
     })),
   };
+}
+
+/** The image's layers as published; a layer that failed fails the image before anything of it is pushed. */
+function publishedLayers(source: SourceImage, layers: Map<Digest, LayerOutcome>): Descriptor[] {
+  return source.layers.map((layer) => {
+    const outcome = layers.get(layerKey(layer));
+    if (!outcome || 'error' in outcome) throw new TagError(outcome?.error ?? `layer ${layer.entry} was not published`);
+    return outcome.descriptor;
+  });
+}
+
+/** An OCI manifest over the published layers, for images the archive has no original manifest of. */
+function buildManifest(source: SourceImage, layerDescriptors: Descriptor[]): Document {
+  const config = { mediaType: MediaType.ociConfig, digest: source.config.digest, size: source.config.bytes.length };
+  return imageManifest(config, layerDescriptors);
+}
+
+/**
+ * The upstream index the images came from, when this run pushes every one of its children:
+ * pushing it unchanged keeps the tag's digest equal to upstream's. Never pushed otherwise,
+ * as an index with a missing child would break pulls of that platform.
+ */
+function completeUpstreamIndex(tag: TagPlan, children: Descriptor[]): Document | undefined {
+  const upstreams = new Map(
+    tag.images.flatMap(({ source }) => (source.upstreamIndex ? [[source.upstreamIndex.digest, source.upstreamIndex]] : [])),
+  );
+  if (upstreams.size !== 1) return undefined;
+  const [upstream] = upstreams.values();
+  const listed = indexEntries(upstream!.bytes, upstream!.mediaType) ?? [];
+  const pushed = new Set(children.map((child) => child.digest));
+  return listed.length === children.length && listed.every((entry) => pushed.has(entry.digest)) ? upstream : undefined;
 }
 
 /**

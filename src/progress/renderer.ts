@@ -50,6 +50,12 @@ class Tally {
   }
 }
 
+/** Bytes read of a known total, or — while standard input is copied — with no total. */
+function readText(bytes: number, total: number, elapsedMs: number): string {
+  if (total === 0) return `received ${formatBytes(bytes)} from standard input`;
+  return `read ${formatBytes(bytes)} of ${formatBytes(total)} ${rateAndEta(bytes, total, elapsedMs)}`.trimEnd();
+}
+
 const phaseText = { reading: 'reading archives', planning: 'planning', uploading: 'uploading', verifying: 'pushing and verifying tags' };
 
 class LineRenderer implements Renderer {
@@ -68,16 +74,17 @@ class LineRenderer implements Renderer {
         return this.line(`${event.archive}: ${event.format}, ${event.compression}, ${event.images} image(s)`);
       case 'read': {
         const now = Date.now();
-        if (now - this.lastReadLine < 2000 && event.bytes < event.total) return;
+        const finished = event.total > 0 && event.bytes >= event.total;
+        if (now - this.lastReadLine < 2000 && !finished) return;
         this.lastReadLine = now;
-        return this.line(
-          `read ${formatBytes(event.bytes)} of ${formatBytes(event.total)} ${rateAndEta(event.bytes, event.total, now - this.started)}`.trimEnd(),
-        );
+        return this.line(readText(event.bytes, event.total, now - this.started));
       }
       case 'blob':
         return this.line(`${event.kind} ${shortDigest(event.digest)} ${event.action} (${formatBytes(event.size)}) in ${event.repository}`);
       case 'tag':
         return this.line(`tagged ${event.target} ${shortDigest(event.digest)} [${event.platforms.join(', ')}]`);
+      case 'notice':
+        return this.line(event.message);
       case 'warning':
         return this.line(`warning: ${event.message}`);
       case 'failure':
@@ -114,10 +121,14 @@ class SpinnerRenderer implements Renderer {
         this.read = '';
         break;
       case 'read':
-        this.read = `${formatBytes(event.bytes)}/${formatBytes(event.total)} ${rateAndEta(event.bytes, event.total, Date.now() - this.phaseStarted)}`;
+        this.read = readText(event.bytes, event.total, Date.now() - this.phaseStarted);
         break;
       case 'tag':
         this.spinner.stopAndPersist({ symbol: '✔', text: `${event.target} [${event.platforms.join(', ')}]` });
+        this.spinner.start();
+        break;
+      case 'notice':
+        this.spinner.info(event.message);
         this.spinner.start();
         break;
       case 'warning':

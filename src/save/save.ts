@@ -17,7 +17,7 @@ import type { RegistryClient } from '../registry/client.js';
 import { downloadBlob } from '../remote/blobs.js';
 import { checkReachable, type Connection, connect } from '../remote/connect.js';
 import { updateChecksums } from './checksums.js';
-import { type BundleCompression, bundleSuffix, isZstdLayer, layerDecompressor, requireZstd } from './compression.js';
+import { type BundleCompression, bundleSuffix, layerDecompressor } from './compression.js';
 import type { SaveEvent } from './events.js';
 import { type LayerSource, legacyEntries, ociLayoutEntries } from './layout.js';
 import { type BundlePlan, planBundles, SaveError } from './plan.js';
@@ -71,7 +71,7 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
   const emit = options.onEvent ?? (() => {});
   const compression = options.compression ?? 'gzip';
   const prefix = options.name ?? defaultBundlePrefix;
-  checkOptions(options, prefix, compression);
+  checkOptions(options, prefix);
   const from = parseTargetRegistry(options.from, '--from');
   const concurrency = options.concurrency ?? 4;
   const client = connect(from, options.connection);
@@ -84,9 +84,6 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
       { images: options.images, platforms: options.platforms, prefix, multiArch: options.multiArch ?? false, legacy, concurrency },
       emit,
     );
-    if (legacy && plans.some((plan) => plan.images.some((image) => image.children[0]!.layers.some((l) => isZstdLayer(l.mediaType))))) {
-      requireZstd('--legacy with zstd-compressed layers');
-    }
     await mkdir(options.outDir, { recursive: true });
     // Spooled layers sit beside the bundles: that disk is sized for kits, a tmpfs /tmp may not be.
     const spoolDir = await mkdtemp(join(options.outDir, '.airlift-spool-'));
@@ -104,9 +101,13 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
       const bundles = await Promise.all(
         jobs.map(async ({ plan, entries }) => {
           const file = join(options.outDir, `${plan.stem}${bundleSuffix[compression]}`);
-          // Bundles of compressed blobs gain next to nothing from a slower gzip level.
-          const gzipLevel = legacy ? 6 : 1;
-          const written = await writeBundle(file, entries, { compression, gzipLevel, spoolDir, window: concurrency, fetchLayer });
+          const written = await writeBundle(file, entries, {
+            compression,
+            compressedContent: !legacy,
+            spoolDir,
+            window: concurrency,
+            fetchLayer,
+          });
           const bundle = describeBundle(file, plan, written, legacy);
           emit({ type: 'bundle', bundle });
           return bundle;
@@ -122,13 +123,12 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
   }
 }
 
-function checkOptions(options: SaveOptions, prefix: string, compression: BundleCompression): void {
+function checkOptions(options: SaveOptions, prefix: string): void {
   if (options.platforms.length === 0) throw new SaveError('name at least one --platform: a kit is built per architecture');
   if (options.images.length === 0) throw new SaveError('no images to save: name them, or pass --image-list');
   if (!/^[A-Za-z0-9._-]+$/.test(prefix))
     throw new SaveError(`--name "${prefix}" must be a plain file name prefix (letters, digits, . _ -)`);
   if (options.legacy && options.multiArch) throw new SaveError('--legacy holds one platform per image; it cannot be --multi-arch');
-  if (compression === 'zstd') requireZstd('--compression zstd');
 }
 
 /** The layer as the layout wants it: the blob itself, or for --legacy its uncompressed tar, checked against the diff_id. */

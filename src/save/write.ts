@@ -15,7 +15,8 @@ import { type BundleCompression, bundleCompressor } from './compression.js';
 
 export interface WriteOptions {
   compression: BundleCompression;
-  gzipLevel: number;
+  /** The entries are compressed blobs (see bundleCompressor). */
+  compressedContent: boolean;
   spoolDir: string;
   /** Layers fetched ahead of the one being written. */
   window: number;
@@ -30,7 +31,7 @@ export async function writeBundle(file: string, entries: BundleEntry[], options:
   const partial = `${file}.partial`;
   const pack = tar.pack();
   const hash = new HashingPassThrough();
-  const compressor = bundleCompressor(options.compression, options.gzipLevel);
+  const compressor = bundleCompressor(options.compression, options.compressedContent);
   const output = compressor
     ? pipeline(pack, compressor, hash, createWriteStream(partial))
     : pipeline(pack, hash, createWriteStream(partial));

@@ -92,9 +92,9 @@ export function skopeo(args: string[]): Promise<string> {
   return runOrThrow('skopeo', ['--insecure-policy', ...args]);
 }
 
-/** A fresh directory under the OS temp dir; the caller removes it. */
+/** A fresh directory under the run's temp root (test/global-setup.ts), removed when the run ends. */
 export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  return mkdtemp(join(process.env.AIRLIFT_TEST_TMP ?? tmpdir(), prefix));
 }
 
 export interface Daemon {

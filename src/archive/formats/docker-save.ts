@@ -3,10 +3,13 @@
  * each image's config file, tags and `<id>/layer.tar` entries; layers are uncompressed and
  * their digests are the config's `rootfs.diff_ids`.
  */
+import { posix } from 'node:path';
 import { isDigest, sha256, type Digest } from '../../oci/digest.js';
+import { MediaType } from '../../oci/media-types.js';
 import { normalizePlatform, type Platform } from '../../oci/platform.js';
 import { parseReference, type Reference } from '../../oci/reference.js';
 import { ArchiveError } from '../errors.js';
+import { compressionOf } from '../open.js';
 import { isObject, isStringArray, readJsonDocument } from '../json.js';
 import type { SourceImage, SourceLayer } from '../model.js';
 import type { ArchiveContents } from '../scan.js';
@@ -32,10 +35,9 @@ export function readDockerSave(contents: ArchiveContents, warnings: string[]): S
         `image ${describe(refs, configName)} lists ${item.Layers.length} layers but its config has ${config.diffIDs.length} diff_ids: the archive is corrupt`,
       );
     }
-    const layers: SourceLayer[] = item.Layers.map((name, i) => {
-      const entry = resolveLayerEntry(contents, name, describe(refs, configName));
-      return { entry, diffID: config.diffIDs[i]!, size: contents.entries.get(entry)!.size };
-    });
+    const layers = item.Layers.map((name, i) =>
+      sourceLayer(contents, resolveLayerEntry(contents, name, describe(refs, configName)), config.diffIDs[i]!),
+    );
     return { archive: contents.path, refs, platform: config.platform, config: config.blob, layers };
   });
 }
@@ -80,6 +82,22 @@ export function imageConfig(contents: ArchiveContents, name: string): ImageConfi
     variant: typeof parsed.variant === 'string' ? parsed.variant : undefined,
   });
   return { blob: { bytes, digest: sha256(bytes) }, platform, diffIDs };
+}
+
+/**
+ * Most producers store layers uncompressed; crane stores the registry's compressed blobs,
+ * named by their digest, which are then pushed unchanged.
+ */
+function sourceLayer(contents: ArchiveContents, entry: string, diffID: Digest): SourceLayer {
+  const size = contents.entries.get(entry)!.size;
+  const compression = compressionOf(contents.heads.get(entry) ?? Buffer.alloc(0));
+  if (!compression) return { kind: 'tar', entry, size, diffID };
+  const named = /^(?:sha256:)?([a-f0-9]{64})(?:\.tar)?(?:\.gz|\.zst)?$/.exec(posix.basename(entry));
+  if (!named) {
+    throw new ArchiveError(contents.path, `layer ${entry} is compressed but its name is not its digest: unsupported archive layout`);
+  }
+  const mediaType = compression === 'gzip' ? MediaType.ociLayerGzip : MediaType.ociLayerZstd;
+  return { kind: 'blob', entry, size, descriptor: { mediaType, digest: `sha256:${named[1]}`, size } };
 }
 
 /** Follows links from a layer's entry to the file holding it, staying inside the archive. */
