@@ -4,12 +4,11 @@
  * several images need at the same time is transferred once; the others wait and mount it.
  */
 import { type BlobPlacement, placeBlob } from '../load/blobs.js';
+import type { limiter } from '../load/limit.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/client.js';
 import { streamFrom } from '../remote/blobs.js';
-
-type Limit = <T>(task: () => Promise<T>) => Promise<T>;
 
 export class BlobCopier {
   /** The latest placement of each blob; it resolves to the target repository that holds it. */
@@ -19,7 +18,7 @@ export class BlobCopier {
     private readonly placement: BlobPlacement,
     private readonly source: RegistryClient,
     /** Bounds transfers; taken only around the transfer so that waiting for another placement holds no slot. */
-    private readonly limit: Limit,
+    private readonly limit: ReturnType<typeof limiter>,
   ) {}
 
   async copy(blob: Descriptor, kind: 'layer' | 'config', sourceRepository: string, targetRepository: string): Promise<void> {
