@@ -3,7 +3,9 @@ export { load, planLoad, type LoadOptions, type LoadResult } from './load/load.j
 export type { LoadEvent, EventSink, Phase } from './load/events.js';
 export type { PublishedImage } from './load/tags.js';
 export { RegistryClient, type RegistryOptions } from './registry/client.js';
-export { RegistryError } from './registry/errors.js';
+export { resolveConnection, type ConnectionSettings } from './registry/connection.js';
+export type { Credentials } from './registry/credentials.js';
+export { ConfigurationError, RegistryError } from './registry/errors.js';
 export { ArchiveError } from './archive/errors.js';
 export { parseReference, formatReference, parseTargetRegistry, targetReference } from './oci/reference.js';
 export { parsePlatform, formatPlatform, normalizePlatform, type Platform } from './oci/platform.js';
@@ -11,4 +13,3 @@ export { sync, SyncError, type SyncOptions, type SyncResult, type SyncedImage } 
 export type { SyncEvent } from './sync/events.js';
 export { save, SaveError, type SaveOptions, type SaveResult, type SavedBundle } from './save/save.js';
 export type { SaveEvent } from './save/events.js';
-export type { Connection } from './remote/connect.js';

@@ -136,9 +136,7 @@ test('each layer.tar hashes to the diff_id at its position, and each distinct la
     for (const entry of bundle.manifest) {
       expect(entry.Layers.map((name) => sha256(layerTar(bundle, name)))).toEqual(diffIDs(bundle, entry.RepoTags[0]));
     }
-    const stored = [...bundle.files.values()].filter(
-      ({ header }) => header.name.endsWith('/layer.tar') && header.type === 'file',
-    );
+    const stored = [...bundle.files.values()].filter(({ header }) => header.name.endsWith('/layer.tar') && header.type === 'file');
     const storedDigests = stored.map(({ data }) => sha256(data));
     expect(new Set(storedDigests).size).toBe(storedDigests.length);
   }

@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
 import { readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K3S_BUSYBOX, K3S_PAUSE, K3S_TRAEFIK, k3sLikeUpstream, planUpstream, type UpstreamPlan } from '../scripts/lib/oci-gen.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
@@ -35,10 +34,10 @@ afterAll(async () => {
   await registry?.stop();
 });
 
-async function load(namespace: string, archives: string[], options: { input?: Buffer } = {}): Promise<LoadJson> {
+async function load(namespace: string, archives: string[], options: { input?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<LoadJson> {
   const cache = await tempDir('airlift-cache-');
   const result = await runAirlift(['load', '--registry', `${registry.host}/${namespace}`, '--plain-http', '--json', ...archives], {
-    env: { XDG_CACHE_HOME: cache },
+    env: { XDG_CACHE_HOME: cache, ...options.env },
     input: options.input,
   });
   if (result.code !== 0) throw new Error(`load failed (${result.code}): ${result.stderr}`);
@@ -118,10 +117,11 @@ describe('other producers', () => {
   });
 
   test('standard input (`-`) is spooled and the temp file removed', async () => {
-    const before = await airliftTempDirs();
-    const result = await load('stdin', ['-'], { input: await readFile(fixture('k3s-airgap-images-arm.tar.gz')) });
+    // A private TMPDIR: other test files run airlift at the same time.
+    const tmp = await tempDir('airlift-stdin-tmp-');
+    const result = await load('stdin', ['-'], { input: await readFile(fixture('k3s-airgap-images-arm.tar.gz')), env: { TMPDIR: tmp } });
     expect(result.images).toHaveLength(8);
-    expect(await airliftTempDirs()).toEqual(before);
+    expect(await readdir(tmp)).toEqual([]);
   });
 });
 
@@ -178,7 +178,3 @@ describe('airlift inspect', () => {
     expect(text.stdout).toMatch(/total: 8 image\(s\)/);
   });
 });
-
-async function airliftTempDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => /^airlift-[A-Za-z0-9]{6}$/.test(name)).sort();
-}

@@ -36,9 +36,7 @@ afterAll(async () => {
 describe('registry', () => {
   test('answers /v2/, and skopeo reaches it (manifest unknown, not a connection error)', async () => {
     expect(await v2Status(`http://${registry.host}/v2/`)).toBe(200);
-    await expect(skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/nothing:1`])).rejects.toThrow(
-      /manifest unknown/,
-    );
+    await expect(skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/nothing:1`])).rejects.toThrow(/manifest unknown/);
   });
 
   test('restarts on the same port and data after being killed', async () => {
@@ -60,9 +58,7 @@ describe('registry', () => {
       expect(await v2Status(url, { headers: { authorization: basic } })).toBe(200);
       const target = `docker://${auth.host}/nothing:1`;
       await expect(skopeo(['inspect', '--tls-verify=false', target])).rejects.toThrow(/authentication required|unauthorized/i);
-      await expect(skopeo(['inspect', '--tls-verify=false', '--creds', 'alice:s3cret', target])).rejects.toThrow(
-        /manifest unknown/,
-      );
+      await expect(skopeo(['inspect', '--tls-verify=false', '--creds', 'alice:s3cret', target])).rejects.toThrow(/manifest unknown/);
     } finally {
       await auth.stop();
     }
@@ -75,9 +71,7 @@ describe('registry', () => {
     const dispatcher = new Agent({ connect: { ca: await readFile(ca.caFile) } });
     try {
       expect(await v2Status(`https://${secure.host}/v2/`, { dispatcher })).toBe(200);
-      await expect(skopeo(['inspect', '--cert-dir', caDir, `docker://${secure.host}/nothing:1`])).rejects.toThrow(
-        /manifest unknown/,
-      );
+      await expect(skopeo(['inspect', '--cert-dir', caDir, `docker://${secure.host}/nothing:1`])).rejects.toThrow(/manifest unknown/);
     } finally {
       await dispatcher.destroy();
       await secure.stop();

@@ -317,7 +317,14 @@ async function skopeo(...args: string[]): Promise<string> {
     expect(await readFile(path.join(dir, 'manifest.json'))).toEqual(child(K3S_BUSYBOX, `linux/arm/${variant}`).manifest.bytes);
   }
   // s390x is listed in the index but is in no bundle.
-  const s390x = skopeo('copy', '--quiet', '--override-arch', 's390x', `oci-archive:${busyboxOnly}`, `dir:${path.join(workDir, 'busybox-s390x')}`);
+  const s390x = skopeo(
+    'copy',
+    '--quiet',
+    '--override-arch',
+    's390x',
+    `oci-archive:${busyboxOnly}`,
+    `dir:${path.join(workDir, 'busybox-s390x')}`,
+  );
   await expect(s390x).rejects.toThrow(/no such file/);
 });
 

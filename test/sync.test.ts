@@ -181,7 +181,9 @@ describe('connection options per side', () => {
 
     const anonymous = await syncFromA(['--to', secure.host, '--dest-ca-file', caFile, 'rancher/mirrored-pause:3.6']);
     expect(anonymous.code).toBe(1);
-    expect(anonymous.stderr).toMatch(/requires authentication: pass --dest-username and --dest-password-stdin/);
+    expect(anonymous.stderr).toMatch(
+      /requires a user name and password: pass --dest-username and --dest-password-stdin, use --dest-authfile/,
+    );
   });
 
   test('logins on both sides: the first line of stdin is the source password, the second the destination one', async () => {
@@ -223,7 +225,8 @@ test('blob downloads redirected to storage (as Docker Hub does) are followed, wi
     if (req.headers.authorization !== `Basic ${Buffer.from('carol:pw').toString('base64')}`) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="proxy"' }).end();
     } else if (req.method === 'GET' && /\/blobs\/sha256:/.test(path)) {
-      res.writeHead(307, { location: `/storage${path}` }).end();
+      // Another origin (localhost, not 127.0.0.1), as object storage is.
+      res.writeHead(307, { location: `http://localhost:${(proxy.address() as AddressInfo).port}/storage${path}` }).end();
     } else {
       void forward(`http://${a.host}${path}`, { ...req.headers, host: a.host, authorization: undefined });
     }

@@ -6,8 +6,8 @@ import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
 import { ExitCode, UsageError } from './errors.js';
-import { archiveArgument, readImageList, readStdin } from './input.js';
-import { connectionOptions, type ConnectionArgs, outputOptions, type OutputArgs } from './options.js';
+import { archiveArgument, readImageList } from './input.js';
+import { connectionOptions, type ConnectionArgs, connectionSettings, outputOptions, type OutputArgs } from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
   archives: string[];
@@ -15,6 +15,7 @@ interface LoadArgs extends ConnectionArgs, OutputArgs {
   concurrency: number;
   compression: LayerCompression;
   'compression-level'?: number;
+  format: 'oci' | 'docker';
 }
 
 export const loadCommand = {
@@ -30,12 +31,21 @@ export const loadCommand = {
         default: 'gzip' as const,
         describe: 'how layers stored uncompressed in the bundles are compressed (original compressed blobs are pushed as they are)',
       })
+      .option('format', {
+        choices: ['oci', 'docker'] as const,
+        default: 'oci' as const,
+        describe: 'OCI manifests + OCI index, or Docker schema2 manifests + manifest list',
+      })
       .option('compression-level', { type: 'number', describe: 'gzip 1-9 (default 1), zstd 1-19 (default 3)' })
       .example(
         '$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.gz',
         'amd64 + arm64 + arm bundles → one multi-arch tag per image',
       )
       .example('$0 load --registry 127.0.0.1:5000 --plain-http --image-list k3s-images.txt *.tar.gz', 'only the listed images, over HTTP')
+      .example(
+        'cat pw.txt | $0 load --registry reg.site:5000 --username ci --password-stdin --ca-file site-ca.pem *.tar.gz',
+        'with a password and the site CA',
+      )
       .example(
         '$0 load --registry reg.example.com/mirror --json bundle.tar.gz > result.json',
         'under a namespace, machine-readable result',
@@ -57,12 +67,10 @@ async function runLoad(args: LoadArgs): Promise<number> {
   let result: LoadResult | undefined;
   try {
     result = await load({
+      ...(await connectionSettings(args)),
       archives: args.archives.map(archiveArgument),
       registry: args.registry,
-      plainHttp: args['plain-http'],
-      insecure: args.insecure,
-      caFile: args['ca-file'],
-      credentials: args.username ? { username: args.username, password: args['password-stdin'] ? await readStdin() : '' } : undefined,
+      format: args.format,
       imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
       concurrency: args.concurrency,
       compression: { algorithm: args.compression, level: args['compression-level'] },

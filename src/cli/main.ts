@@ -5,7 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
-import { RegistryError } from '../registry/errors.js';
+import { ConfigurationError, RegistryError } from '../registry/errors.js';
 import { RemoteImageError } from '../remote/image.js';
 import { SaveError } from '../save/save.js';
 import { SyncError } from '../sync/sync.js';
@@ -25,6 +25,7 @@ function report(err: unknown): number {
     err instanceof PlanError ||
     err instanceof UsageError ||
     err instanceof ReferenceError ||
+    err instanceof ConfigurationError ||
     err instanceof SyncError ||
     err instanceof SaveError ||
     err instanceof RemoteImageError;
@@ -32,7 +33,7 @@ function report(err: unknown): number {
   process.stderr.write(`airlift: ${message}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
   else if (!known) process.stderr.write('(run with --debug for details)\n');
-  return err instanceof UsageError || err instanceof ReferenceError ? ExitCode.usage : ExitCode.failed;
+  return err instanceof UsageError || err instanceof ReferenceError || err instanceof ConfigurationError ? ExitCode.usage : ExitCode.failed;
 }
 
 async function main(): Promise<void> {

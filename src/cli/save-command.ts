@@ -1,14 +1,12 @@
 /** `airlift save`: parse, call the library, render. */
 import type { Argv } from 'yargs';
-import { parseTargetRegistry } from '../oci/reference.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createTransferRenderer } from '../progress/transfer-renderer.js';
 import type { BundleCompression } from '../save/compression.js';
 import { defaultBundlePrefix, save, type SaveResult } from '../save/save.js';
-import { connectionFromFlags, readPasswords } from './connection.js';
 import { UsageError } from './errors.js';
 import { imagesFrom } from './input.js';
-import { outputOptions, type OutputArgs, type RegistryFlags, registryFlagOptions, registryFlagValues } from './options.js';
+import { connectionSettings, outputOptions, type OutputArgs, type RegistryFlags, registryOptions } from './options.js';
 import { parsePlatformArgs, repeatable } from './platforms.js';
 
 interface SaveArgs extends OutputArgs, RegistryFlags {
@@ -28,7 +26,7 @@ export const saveCommand = {
   command: 'save [refs..]',
   describe: 'Build offline kits: image bundles per architecture (k3s airgap style) from a registry, with SHA256SUMS',
   builder: (y: Argv) =>
-    outputOptions(registryFlagOptions(y, '', 'Source registry:'))
+    outputOptions(registryOptions(y, '', 'Source registry:'))
       .positional('refs', { type: 'string', array: true, describe: 'images to save (rancher/mirrored-pause:3.6, …)' })
       .option('from', { type: 'string', demandOption: true, describe: 'registry to read the images from: HOST[:PORT][/NAMESPACE]' })
       .option('image-list', { type: 'string', describe: 'file with the images to save (one ref per line, # comments)' })
@@ -63,9 +61,7 @@ async function runSave(args: SaveArgs): Promise<number> {
   const platforms = parsePlatformArgs(args.platform);
   if (platforms.length === 0) throw new UsageError('name at least one --platform, e.g. --platform linux/amd64');
   const images = await imagesFrom(args['image-list'], args.refs);
-  const flags = registryFlagValues(args, '');
-  const [password] = await readPasswords([flags]);
-  const connection = await connectionFromFlags(flags, parseTargetRegistry(args.from, '--from').host, password);
+  const connection = await connectionSettings({ ...args, registry: args.from });
   const renderer = createTransferRenderer({ quiet: args.quiet });
   let result: SaveResult | undefined;
   try {

@@ -1,13 +1,18 @@
 /** `airlift sync`: parse, call the library, render. */
 import type { Argv } from 'yargs';
-import { parseTargetRegistry } from '../oci/reference.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createTransferRenderer } from '../progress/transfer-renderer.js';
 import { sync, type SyncResult } from '../sync/sync.js';
-import { connectionFromFlags, readPasswords } from './connection.js';
 import { ExitCode, UsageError } from './errors.js';
 import { imagesFrom } from './input.js';
-import { outputOptions, type OutputArgs, type PrefixedRegistryFlags, registryFlagOptions, registryFlagValues } from './options.js';
+import {
+  connectionSettingsOf,
+  outputOptions,
+  type OutputArgs,
+  type PrefixedRegistryFlags,
+  registryFlagValues,
+  registryOptions,
+} from './options.js';
 import { parsePlatformArgs, repeatable } from './platforms.js';
 
 interface SyncArgs extends OutputArgs, PrefixedRegistryFlags<'src-'>, PrefixedRegistryFlags<'dest-'> {
@@ -23,7 +28,7 @@ export const syncCommand = {
   command: 'sync [refs..]',
   describe: 'Copy images from one registry to another, all platforms or a subset, one verified index per tag',
   builder: (y: Argv) =>
-    outputOptions(registryFlagOptions(registryFlagOptions(y, 'src-', 'Source registry:'), 'dest-', 'Destination registry:'))
+    outputOptions(registryOptions(registryOptions(y, 'src-', 'Source registry:'), 'dest-', 'Destination registry:'))
       .positional('refs', { type: 'string', array: true, describe: 'images to copy (rancher/mirrored-pause:3.6, …)' })
       .option('from', { type: 'string', demandOption: true, describe: 'source registry: HOST[:PORT][/NAMESPACE]' })
       .option('to', { type: 'string', demandOption: true, describe: 'destination registry: HOST[:PORT][/NAMESPACE]' })
@@ -47,11 +52,10 @@ export const syncCommand = {
 async function runSync(args: SyncArgs): Promise<number> {
   if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
   const images = await imagesFrom(args['image-list'], args.refs);
-  const src = registryFlagValues(args, 'src-');
-  const dest = registryFlagValues(args, 'dest-');
-  const [srcPassword, destPassword] = await readPasswords([src, dest]);
-  const source = await connectionFromFlags(src, parseTargetRegistry(args.from, '--from').host, srcPassword, 'src-');
-  const destination = await connectionFromFlags(dest, parseTargetRegistry(args.to, '--to').host, destPassword, 'dest-');
+  const [source, destination] = await connectionSettingsOf([
+    { flags: registryFlagValues(args, 'src-'), prefix: 'src-' },
+    { flags: registryFlagValues(args, 'dest-'), prefix: 'dest-' },
+  ]);
   const renderer = createTransferRenderer({ quiet: args.quiet });
   let result: SyncResult | undefined;
   try {

@@ -17,8 +17,14 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'airlift');
 }
 
+/** How soon new entries reach the disk, so that a run that dies half-way still leaves what it learnt. */
+const saveDelayMs = 1000;
+
 export class BlobInfoCache {
   private changed = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Writes one at a time, in order. */
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly file: string | undefined,
@@ -48,13 +54,24 @@ export class BlobInfoCache {
   set(diffID: Digest, compression: string, blob: CompressedBlob): void {
     this.entries.set(`${compression}:${diffID}`, blob);
     this.changed = true;
+    if (this.file && !this.timer) this.timer = setTimeout(() => void this.save().catch(() => {}), saveDelayMs);
   }
 
   async save(): Promise<void> {
-    if (!this.file || !this.changed) return;
-    await mkdir(join(this.file, '..'), { recursive: true });
-    const temp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(Object.fromEntries(this.entries)));
-    await rename(temp, this.file);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const file = this.file;
+    if (!file || !this.changed) return this.writing;
+    this.changed = false;
+    const text = JSON.stringify(Object.fromEntries(this.entries));
+    this.writing = this.writing
+      .catch(() => {})
+      .then(async () => {
+        await mkdir(join(file, '..'), { recursive: true });
+        const temp = `${file}.${process.pid}.tmp`;
+        await writeFile(temp, text);
+        await rename(temp, file);
+      });
+    return this.writing;
   }
 }

@@ -2,23 +2,21 @@
  * Getting a blob into every repository that needs it with the fewest bytes sent: HEAD
  * first, upload once, then cross-repository mounts from where it already is.
  */
-import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/client.js';
+import type { BlobSource } from '../registry/upload.js';
 import type { BlobAction, EventSink } from './events.js';
 
 export interface BlobPlacement {
   client: RegistryClient;
   emit: EventSink;
-  /** Counts blob bytes actually sent. */
+  /** Counts blob bytes actually sent, those of failed and repeated attempts included. */
   onUploaded: (bytes: number) => void;
 }
 
-export interface Blob {
+export interface Blob extends BlobSource {
   kind: 'layer' | 'config';
   digest: Digest;
-  size: number;
-  open: () => Buffer | Readable;
 }
 
 /**
@@ -37,13 +35,12 @@ export async function placeBlob(ctx: BlobPlacement, blob: Blob, repositories: st
 async function placeInRepository(ctx: BlobPlacement, blob: Blob, repository: string, holder?: string): Promise<BlobAction> {
   if ((await ctx.client.blobSize(repository, blob.digest)) === blob.size) return 'skipped';
   if (holder && (await ctx.client.mountBlob(repository, blob.digest, holder))) return 'mounted';
-  await ctx.client.uploadBlob(repository, blob.digest, blob.size, blob.open);
-  ctx.onUploaded(blob.size);
+  ctx.onUploaded(await ctx.client.uploadBlob(repository, blob.digest, blob));
   return 'uploaded';
 }
 
 /** Where a blob already known by digest is, without reading any data: the repositories that lack it. */
-export async function mountKnownBlob(ctx: BlobPlacement, blob: Omit<Blob, 'open'>, repositories: string[]): Promise<string[]> {
+export async function mountKnownBlob(ctx: BlobPlacement, blob: Omit<Blob, 'read'>, repositories: string[]): Promise<string[]> {
   let holder: string | undefined;
   const missing: string[] = [];
   for (const repository of repositories) {

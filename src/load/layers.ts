@@ -20,6 +20,8 @@ import type { LayerPlan } from './plan.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
+  /** Blobs the registry is known to hold for some layers (diffID → blob), learned from its manifests. */
+  known?: Map<Digest, Descriptor>;
   compression: CompressionChoice;
   concurrency: number;
   spoolDir: string;
@@ -89,6 +91,8 @@ export async function publishLayers(
 function knownDescriptor(ctx: LayerContext, layer: LayerPlan): Descriptor | undefined {
   const { source } = layer;
   if (source.kind === 'blob') return source.descriptor;
+  const atTag = ctx.known?.get(source.diffID);
+  if (atTag) return atTag;
   const mediaType = layerMediaType[ctx.compression.algorithm];
   if (ctx.compression.algorithm === 'none') return { mediaType, digest: source.diffID, size: source.size };
   const cached = ctx.cache.get(source.diffID, cacheKey(ctx.compression));
@@ -125,7 +129,12 @@ async function uploadSpooled(
   try {
     await placeBlob(
       ctx,
-      { kind: 'layer', digest: descriptor.digest, size: descriptor.size, open: () => createReadStream(file) },
+      {
+        kind: 'layer',
+        digest: descriptor.digest,
+        size: descriptor.size,
+        read: (start, end) => createReadStream(file, { start, end: end - 1 }),
+      },
       layer.repositories,
     );
     outcomes.set(layer.key, { descriptor });

@@ -4,26 +4,26 @@
  */
 import { readArchives } from '../archive/inputs.js';
 import { ScanCache } from '../archive/scan-cache.js';
+import type { ManifestFormat } from '../oci/media-types.js';
 import { withWorkDir } from './workspace.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
-import type { Credentials } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
+import { type ConnectionSettings, resolveConnection } from '../registry/connection.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import type { EventSink } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Plan } from './plan.js';
+import { blobsAtTags } from './resume.js';
 import { publishTag, type PublishedImage } from './tags.js';
 
-export interface LoadOptions {
+export interface LoadOptions extends Omit<ConnectionSettings, 'onWarning'> {
   archives: string[];
   /** `HOST[:PORT][/NAMESPACE]` */
   registry: string;
-  plainHttp?: boolean;
-  insecure?: boolean;
-  caFile?: string;
-  credentials?: Credentials;
+  /** OCI manifests and index (default), or Docker schema2 manifests and manifest list. */
+  format?: ManifestFormat;
   /** Load only these images. */
   imageList?: Reference[];
   concurrency?: number;
@@ -83,14 +83,15 @@ export function load(options: LoadOptions): Promise<LoadResult> {
 async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
+  const registryWarnings: string[] = [];
+  const onWarning = (message: string) => {
+    registryWarnings.push(message);
+    emit({ type: 'warning', message });
+  };
+  // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
+  const connection = await resolveConnection(parseTargetRegistry(options.registry).host, { ...options, onWarning });
   const plan = await planLoad(options, spoolDir, emit);
-  const client = new RegistryClient({
-    host: parseTargetRegistry(options.registry).host,
-    plainHttp: options.plainHttp,
-    insecure: options.insecure,
-    caFile: options.caFile,
-    credentials: options.credentials,
-  });
+  const client = new RegistryClient(connection);
   const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   try {
@@ -104,6 +105,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
       {
         ...placement,
         cache,
+        known: await blobsAtTags(client, plan.tags, concurrency),
         concurrency,
         compression: compressionChoice(options.compression),
         spoolDir,
@@ -121,7 +123,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
       plan.tags.map((tag) =>
         perTag(async () => {
           try {
-            images.push(await publishTag(placement, tag, layers));
+            images.push(await publishTag(placement, tag, layers, options.format));
           } catch (err) {
             failures.push({ target: tag.targetName, message: (err as Error).message });
             emit({ type: 'failure', target: tag.targetName, message: (err as Error).message });
@@ -130,7 +132,7 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
       ),
     );
     images.sort((a, b) => a.target.localeCompare(b.target));
-    const warnings = plan.archives.flatMap((a) => a.warnings);
+    const warnings = [...plan.archives.flatMap((a) => a.warnings), ...registryWarnings];
     return { images, failures, warnings, bytesUploaded, durationMs: Date.now() - started };
   } finally {
     await client.close();

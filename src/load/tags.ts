@@ -1,13 +1,14 @@
 /**
  * Publishing one tag: a config and a manifest per platform, each verified, then the index,
  * pushed last and read back. Original manifests and upstream indexes from the archives are
- * pushed byte-for-byte, so their digests stay those of upstream; otherwise airlift builds
- * an OCI manifest per image and an index merged with what the tag already holds.
+ * pushed byte-for-byte, so their digests stay those of upstream; otherwise airlift builds a
+ * manifest per image (OCI, or Docker schema2 with --format docker) and an index merged with
+ * what the tag already holds. An index never mixes OCI and Docker manifests.
  */
 import { layerKey, type SourceImage } from '../archive/model.js';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, descriptorOf, type Document, imageIndex, imageManifest } from '../oci/manifest.js';
-import { MediaType } from '../oci/media-types.js';
+import { formatMediaTypes, layerTypeIn, type ManifestFormat, manifestFormatOf } from '../oci/media-types.js';
 import { formatPlatform, normalizePlatform } from '../oci/platform.js';
 import { formatReference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
@@ -24,27 +25,34 @@ export interface PublishedImage {
 
 export class TagError extends Error {}
 
-export async function publishTag(ctx: BlobPlacement, tag: TagPlan, layers: Map<Digest, LayerOutcome>): Promise<PublishedImage> {
+export async function publishTag(
+  ctx: BlobPlacement,
+  tag: TagPlan,
+  layers: Map<Digest, LayerOutcome>,
+  requested: ManifestFormat = 'oci',
+): Promise<PublishedImage> {
+  const format = tagFormat(tag, requested);
   // Every image of the tag must have all its layers before any of its manifests is pushed.
   const manifests = tag.images.map(({ source }) => {
     const layerDescriptors = publishedLayers(source, layers);
-    return source.manifest ?? buildManifest(source, layerDescriptors);
+    return source.manifest ?? buildManifest(source, layerDescriptors, format);
   });
   const children: Descriptor[] = [];
   for (const [i, { source }] of tag.images.entries()) {
     const manifest = manifests[i]!;
     const { config } = source;
-    await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, open: () => config.bytes }, [tag.repository]);
+    const read = (start: number, end: number) => config.bytes.subarray(start, end);
+    await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, read }, [tag.repository]);
     await ctx.client.putManifest(tag.repository, manifest.digest, manifest);
     children.push(descriptorOf(manifest, source.platform));
   }
   const upstream = completeUpstreamIndex(tag, children);
-  const entries = upstream ? children : [...(await keptEntries(ctx, tag, children)), ...children];
+  const entries = upstream ? children : [...sameFormat(tag, await keptEntries(ctx, tag, children), format), ...children];
   for (const entry of entries) {
     const check = await verifyImage(ctx.client, tag.repository, entry);
     if (check.problems.length) throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}`);
   }
-  const index = upstream ?? imageIndex(entries);
+  const index = upstream ?? imageIndex(entries, format);
   await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
@@ -73,10 +81,30 @@ function publishedLayers(source: SourceImage, layers: Map<Digest, LayerOutcome>)
   });
 }
 
-/** An OCI manifest over the published layers, for images the archive has no original manifest of. */
-function buildManifest(source: SourceImage, layerDescriptors: Descriptor[]): Document {
-  const config = { mediaType: MediaType.ociConfig, digest: source.config.digest, size: source.config.bytes.length };
-  return imageManifest(config, layerDescriptors);
+/**
+ * The family of the tag's manifests: that of the original manifests the archives bring (so
+ * their digests are kept), else the one asked for.
+ */
+function tagFormat(tag: TagPlan, requested: ManifestFormat): ManifestFormat {
+  const originals = new Set(tag.images.flatMap(({ source }) => (source.manifest ? [manifestFormatOf(source.manifest.mediaType)!] : [])));
+  if (originals.size > 1) {
+    throw new TagError(
+      `the bundles bring both OCI and Docker manifests for ${tag.targetName}, and an index never mixes them: load the platforms of one family in a separate run under another tag`,
+    );
+  }
+  return [...originals][0] ?? requested;
+}
+
+/** A manifest over the published layers, for images the archive has no original manifest of. */
+function buildManifest(source: SourceImage, layerDescriptors: Descriptor[], format: ManifestFormat): Document {
+  const layers = layerDescriptors.map((layer) => {
+    const mediaType = layerTypeIn(format, layer.mediaType);
+    if (!mediaType)
+      throw new TagError(`layer ${layer.digest} is ${layer.mediaType}, which Docker manifests cannot name: load with --format oci`);
+    return { ...layer, mediaType };
+  });
+  const config = { mediaType: formatMediaTypes[format].config, digest: source.config.digest, size: source.config.bytes.length };
+  return imageManifest(config, layers, format);
 }
 
 /**
@@ -105,6 +133,16 @@ async function keptEntries(ctx: BlobPlacement, tag: TagPlan, ours: Descriptor[])
   const ourPlatforms = new Set(ours.map((d) => formatPlatform(d.platform!)));
   const entries = indexEntries(existing.bytes, existing.mediaType) ?? (await asEntry(ctx, tag.repository, existing));
   return entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
+}
+
+/** Kept entries must be of the run's family: an index never mixes OCI and Docker manifests. */
+function sameFormat(tag: TagPlan, kept: Descriptor[], format: ManifestFormat): Descriptor[] {
+  const foreign = kept.filter((entry) => manifestFormatOf(entry.mediaType) !== format);
+  if (!foreign.length) return kept;
+  const other = format === 'oci' ? 'docker' : 'oci';
+  throw new TagError(
+    `${tag.targetName} already holds ${foreign.map((e) => formatPlatform(e.platform!)).join(', ')} as ${other === 'oci' ? 'OCI' : 'Docker'} manifests, and an index never mixes OCI and Docker manifests: load with --format ${other} to add to them, or bring every platform of the tag in this run`,
+  );
 }
 
 /** A single-manifest tag as an index entry, with the platform its config declares. */

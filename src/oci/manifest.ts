@@ -1,6 +1,6 @@
-/** Builders for OCI image manifests and indexes, serialised once so digests are stable. */
+/** Builders for image manifests and indexes (OCI or Docker schema2), serialised once so digests are stable. */
 import { type Digest, sha256 } from './digest.js';
-import { MediaType } from './media-types.js';
+import { formatMediaTypes, type ManifestFormat } from './media-types.js';
 import type { Platform } from './platform.js';
 
 export interface Descriptor {
@@ -30,10 +30,13 @@ export const descriptorOf = (doc: Document, platform?: Platform): Descriptor => 
   ...(platform ? { platform } : {}),
 });
 
-export function imageManifest(config: Descriptor, layers: Descriptor[]): Document {
-  return toDocument({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers }, MediaType.ociManifest);
+export function imageManifest(config: Descriptor, layers: Descriptor[], format: ManifestFormat = 'oci'): Document {
+  const { manifest } = formatMediaTypes[format];
+  return toDocument({ schemaVersion: 2, mediaType: manifest, config, layers }, manifest);
 }
 
-export function imageIndex(manifests: Descriptor[]): Document {
-  return toDocument({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, MediaType.ociIndex);
+/** An OCI index, or a Docker manifest list: the caller keeps the children of the same family. */
+export function imageIndex(manifests: Descriptor[], format: ManifestFormat = 'oci'): Document {
+  const { index } = formatMediaTypes[format];
+  return toDocument({ schemaVersion: 2, mediaType: index, manifests }, index);
 }

@@ -1,15 +1,14 @@
 /**
  * Registry authentication as the distribution spec and Docker's token spec define it: a
  * 401 carries a `WWW-Authenticate` challenge, Basic or Bearer. Bearer tokens are fetched
- * per scope set from the challenge's realm and cached until shortly before they expire.
+ * per scope set from the challenge's realm (with Basic credentials, or an identity token
+ * as an OAuth2 refresh token) and cached until shortly before they expire; a 401 with a
+ * cached token drops it and fetches a new one, so tokens that expire during a long upload
+ * do not fail it.
  */
 import { request, type Dispatcher } from 'undici';
-import { RegistryError } from './errors.js';
-
-export interface Credentials {
-  username: string;
-  password: string;
-}
+import type { Credentials } from './credentials.js';
+import { RegistryError, retryableStatuses } from './errors.js';
 
 interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -23,10 +22,13 @@ interface Token {
 
 /** Tokens are refreshed this long before the expiry the server announced. */
 const expiryMarginMs = 10_000;
+/** What the token spec says to assume when the server names no lifetime. */
+const defaultLifetimeS = 60;
 
 export class Authenticator {
   private challenge: Challenge | undefined;
-  private readonly tokens = new Map<string, Token>();
+  /** Per scope set; a promise so that parallel requests share one token fetch. */
+  private readonly tokens = new Map<string, Promise<Token>>();
 
   constructor(
     private readonly host: string,
@@ -39,11 +41,19 @@ export class Authenticator {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === 'basic') return this.basic();
     const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.value}`;
-    const token = await this.fetchToken(scopes);
-    this.tokens.set(key, token);
-    return `Bearer ${token.value}`;
+    let pending = this.tokens.get(key);
+    if (pending) {
+      const token = await pending.catch(() => undefined);
+      if (!token || token.expiresAt <= Date.now()) {
+        if (this.tokens.get(key) === pending) this.tokens.delete(key);
+        pending = undefined;
+      }
+    }
+    if (!pending) {
+      pending = this.fetchToken(scopes);
+      this.tokens.set(key, pending);
+    }
+    return `Bearer ${(await pending).value}`;
   }
 
   /** Records a 401's challenge; false when retrying cannot help. */
@@ -54,21 +64,21 @@ export class Authenticator {
     const first = !this.challenge;
     this.challenge = challenge;
     if (challenge.scheme === 'basic') {
-      if (!this.credentials) throw this.needsCredentials();
+      if (!this.credentials || this.credentials.identityToken) throw this.needsCredentials();
       return first;
     }
     return first || hadToken;
   }
 
   private basic(): string {
-    if (!this.credentials) throw this.needsCredentials();
+    if (!this.credentials || this.credentials.identityToken) throw this.needsCredentials();
     const { username, password } = this.credentials;
     return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   }
 
   private needsCredentials(): RegistryError {
     return new RegistryError(
-      `registry ${this.host} requires authentication: pass --username and --password-stdin, or log in with docker login`,
+      `registry ${this.host} requires a user name and password: pass --username and --password-stdin, use --authfile, or docker login`,
       401,
     );
   }
@@ -77,27 +87,64 @@ export class Authenticator {
     const { realm, service } = this.challenge!.params;
     if (!realm) throw new RegistryError(`registry ${this.host} asked for a Bearer token without naming a realm`);
     const url = new URL(realm);
-    if (service) url.searchParams.set('service', service);
-    for (const scope of scopes) url.searchParams.append('scope', scope);
-    const headers: Record<string, string> = {};
-    if (this.credentials) headers.authorization = this.basic();
     const started = Date.now();
-    const res = await request(url, { headers, dispatcher: this.dispatcher });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.requestToken(url, service, scopes);
+    } catch (err) {
+      throw new RegistryError(
+        `cannot reach token server ${url.host} for ${this.host}: ${(err as Error).message}`,
+        undefined,
+        undefined,
+        true,
+      );
+    }
     const text = await res.body.text();
     if (res.statusCode === 401 || res.statusCode === 403) {
       throw new RegistryError(
-        `token server ${url.host} refused the credentials for ${this.host}: check --username/--password-stdin or your docker login`,
+        `token server ${url.host} refused the credentials for ${this.host}: check --username/--password-stdin, --authfile or your docker login`,
         res.statusCode,
       );
     }
     if (res.statusCode !== 200) {
-      throw new RegistryError(`token server ${url.host} answered ${res.statusCode} for ${this.host}`, res.statusCode);
+      throw new RegistryError(
+        `token server ${url.host} answered ${res.statusCode} for ${this.host}`,
+        res.statusCode,
+        undefined,
+        retryableStatuses.has(res.statusCode),
+      );
     }
-    const body = JSON.parse(text) as { token?: string; access_token?: string; expires_in?: number };
+    let body: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new RegistryError(`token server ${url.host} answered something that is not JSON for ${this.host}`);
+    }
     const value = body.token ?? body.access_token;
     if (!value) throw new RegistryError(`token server ${url.host} sent no token for ${this.host}`);
-    const lifetimeMs = (body.expires_in && body.expires_in > 0 ? body.expires_in : 60) * 1000;
+    const lifetimeMs = (body.expires_in && body.expires_in > 0 ? body.expires_in : defaultLifetimeS) * 1000;
     return { value, expiresAt: started + Math.max(lifetimeMs - expiryMarginMs, lifetimeMs / 2) };
+  }
+
+  /** GET with Basic credentials (or none), or the OAuth2 refresh-token POST for an identity token. */
+  private requestToken(url: URL, service: string | undefined, scopes: string[]): Promise<Dispatcher.ResponseData> {
+    const identityToken = this.credentials?.identityToken;
+    if (identityToken) {
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'airlift' });
+      if (service) form.set('service', service);
+      if (scopes.length) form.set('scope', scopes.join(' '));
+      return request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        dispatcher: this.dispatcher,
+      });
+    }
+    if (service) url.searchParams.set('service', service);
+    for (const scope of scopes) url.searchParams.append('scope', scope);
+    const headers: Record<string, string> = {};
+    if (this.credentials) headers.authorization = this.basic();
+    return request(url, { headers, dispatcher: this.dispatcher });
   }
 }
 

@@ -1,22 +1,27 @@
 /** Reading blobs out of a source registry: as a re-openable stream for uploads, or into a verified file. */
 import { createWriteStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HashingPassThrough } from '../load/compress.js';
 import { type Digest, shortDigest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistryError } from '../registry/errors.js';
+import type { BlobSource } from '../registry/upload.js';
 
-/** An `open` for uploads: returns at once and streams the blob from the source; every call fetches it again. */
-export function streamFrom(client: RegistryClient, repository: string, digest: Digest): () => Readable {
-  return () => {
-    const out = new PassThrough();
-    client
-      .openBlob(repository, digest)
-      .then((body) => pipeline(body, out))
-      .catch((err: Error) => out.destroy(err));
-    return out;
+/** The blob as an upload source: every read streams it (or the range asked for) from the source registry again. */
+export function blobFrom(client: RegistryClient, repository: string, blob: { digest: Digest; size: number }): BlobSource {
+  return {
+    size: blob.size,
+    read: (start, end) => {
+      const out = new PassThrough();
+      const range = start === 0 && end === blob.size ? undefined : { start, end };
+      client
+        .openBlob(repository, blob.digest, range)
+        .then((body) => pipeline(body, out))
+        .catch((err: Error) => out.destroy(err));
+      return out;
+    },
   };
 }
 

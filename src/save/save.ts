@@ -15,7 +15,8 @@ import type { Platform } from '../oci/platform.js';
 import { formatReference, parseTargetRegistry, type Reference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { downloadBlob } from '../remote/blobs.js';
-import { checkReachable, type Connection, connect } from '../remote/connect.js';
+import type { ConnectionSettings } from '../registry/connection.js';
+import { checkReachable, connect } from '../remote/connect.js';
 import { updateChecksums } from './checksums.js';
 import { type BundleCompression, bundleSuffix, layerDecompressor } from './compression.js';
 import type { SaveEvent } from './events.js';
@@ -28,7 +29,7 @@ export { SaveError } from './plan.js';
 export interface SaveOptions {
   /** Source registry: `HOST[:PORT][/NAMESPACE]`; images are read at NAMESPACE/<repository>. */
   from: string;
-  connection?: Connection;
+  connection?: ConnectionSettings;
   images: Reference[];
   platforms: Platform[];
   outDir: string;
@@ -74,7 +75,7 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
   checkOptions(options, prefix);
   const from = parseTargetRegistry(options.from, '--from');
   const concurrency = options.concurrency ?? 4;
-  const client = connect(from, options.connection);
+  const client = await connect(from, options.connection);
   try {
     await checkReachable(client, { registry: '--from', prefix: '' });
     const legacy = options.legacy ?? false;

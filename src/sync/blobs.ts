@@ -8,7 +8,7 @@ import type { limiter } from '../load/limit.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/client.js';
-import { streamFrom } from '../remote/blobs.js';
+import { blobFrom } from '../remote/blobs.js';
 
 export class BlobCopier {
   /** The latest placement of each blob; it resolves to the target repository that holds it. */
@@ -25,11 +25,9 @@ export class BlobCopier {
     const earlier = this.placements.get(blob.digest);
     const placed = (async () => {
       const holder = await earlier?.catch(() => undefined);
-      const open = streamFrom(this.source, sourceRepository, blob.digest);
+      const source = blobFrom(this.source, sourceRepository, blob);
       const mountFrom = holder !== targetRepository ? holder : undefined;
-      await this.limit(() =>
-        placeBlob(this.placement, { kind, digest: blob.digest, size: blob.size, open }, [targetRepository], mountFrom),
-      );
+      await this.limit(() => placeBlob(this.placement, { kind, digest: blob.digest, ...source }, [targetRepository], mountFrom));
       return targetRepository;
     })();
     this.placements.set(blob.digest, placed);

@@ -14,7 +14,8 @@ import type { Platform } from '../oci/platform.js';
 import { formatReference, parseTargetRegistry, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
 import { describePlatforms, missingPlatforms, narrowIndex, platformKey, selectEntries } from '../oci/select.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
-import { checkReachable, type Connection, connect } from '../remote/connect.js';
+import type { ConnectionSettings } from '../registry/connection.js';
+import { checkReachable, connect } from '../remote/connect.js';
 import { fetchManifest, imageParts, resolveImage } from '../remote/image.js';
 import { BlobCopier } from './blobs.js';
 import type { SyncEvent } from './events.js';
@@ -24,8 +25,8 @@ export interface SyncOptions {
   from: string;
   /** Target registry: `HOST[:PORT][/NAMESPACE]`; names map as for `load`. */
   to: string;
-  source?: Connection;
-  destination?: Connection;
+  source?: ConnectionSettings;
+  destination?: ConnectionSettings;
   images: Reference[];
   /** Copy only these platforms; all when absent or empty. */
   platforms?: Platform[];
@@ -71,10 +72,14 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
   const to = parseTargetRegistry(options.to, '--to');
   const jobs = planTargets(options.images, to);
   const concurrency = options.concurrency ?? 4;
-  const source = connect(from, options.source);
-  const dest = connect(to, options.destination);
-  let bytesCopied = 0;
   const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    emit({ type: 'warning', message });
+  };
+  const source = await connect(from, options.source);
+  const dest = await connect(to, { ...options.destination, onWarning: warn });
+  let bytesCopied = 0;
   try {
     await Promise.all([
       checkReachable(source, { registry: '--from', prefix: 'src-' }),
@@ -91,10 +96,7 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
       from,
       blobs: new BlobCopier(placement, source, limiter(concurrency)),
       platforms: options.platforms,
-      warn: (message) => {
-        warnings.push(message);
-        emit({ type: 'warning', message });
-      },
+      warn,
     };
     const images: SyncedImage[] = [];
     const failures: SyncResult['failures'] = [];

@@ -34,8 +34,7 @@ export async function startContainerd(): Promise<Containerd | null> {
   const dir = await tempDir('airlift-containerd-');
   const address = join(dir, 'containerd.sock');
   const configFile = join(dir, 'config.toml');
-  const ctr = (args: string[]) =>
-    runOrThrow('ctr', ['--address', address, ...args], { env: { CONTAINERD_SNAPSHOTTER: 'native' } });
+  const ctr = (args: string[]) => runOrThrow('ctr', ['--address', address, ...args], { env: { CONTAINERD_SNAPSHOTTER: 'native' } });
   // ctr blocks for 10 s by default when the socket is not there yet.
   const responds = async () => (await run('ctr', ['--address', address, '--connect-timeout', '1s', 'version'])).code === 0;
 

@@ -38,7 +38,14 @@ export async function startDockerd(): Promise<Dockerd | null> {
     // dockerd even if it is SIGKILLed; on the host namespace it would be left behind, blocking rm.
     const args = ['--mount', '--propagation', 'private', '--', 'dockerd', ...(await dockerdArgs(dir, host, containerd.address))];
     const daemon = startDaemon('unshare', args, join(dir, 'dockerd.log'));
-    await daemon.waitUntil(() => docker(['info']).then(() => true, () => false), 30_000);
+    await daemon.waitUntil(
+      () =>
+        docker(['info']).then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+    );
     return {
       docker,
       async stop() {
@@ -58,16 +65,24 @@ async function dockerdArgs(dir: string, host: string, containerdAddress: string)
   const configFile = join(dir, 'daemon.json');
   await writeFile(configFile, JSON.stringify({ 'deprecated-key-path': join(dir, 'key.json') }));
   return [
-    '--config-file', configFile,
-    '--containerd', containerdAddress,
-    '--data-root', join(dir, 'data'),
-    '--exec-root', join(dir, 'exec'),
-    '--pidfile', join(dir, 'docker.pid'),
-    '-H', host,
-    '--storage-driver', 'vfs',
+    '--config-file',
+    configFile,
+    '--containerd',
+    containerdAddress,
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '--pidfile',
+    join(dir, 'docker.pid'),
+    '-H',
+    host,
+    '--storage-driver',
+    'vfs',
     '--iptables=false',
     '--ip-masq=false',
     '--bridge=none',
-    '--log-level', 'warn',
+    '--log-level',
+    'warn',
   ];
 }

@@ -1,6 +1,6 @@
 /**
  * A throwaway Distribution registry (`docker-registry serve`) on 127.0.0.1, optionally with
- * htpasswd auth and TLS, plus a tiny CA for the TLS case.
+ * htpasswd or token auth and TLS (with client certificates), plus a tiny CA for the TLS case.
  */
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
@@ -11,7 +11,10 @@ import { runOrThrow, startDaemon, tempDir, type Daemon } from './tools.js';
 
 export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
-  tls?: { certFile: string; keyFile: string };
+  /** Distribution's `auth: token`, e.g. with test/helpers/token-server.ts. */
+  token?: { realm: string; service: string; issuer: string; certFile: string };
+  /** With `clientCAFile`, the registry only talks to clients presenting a certificate from that CA. */
+  tls?: { certFile: string; keyFile: string; clientCAFile?: string };
   /** Storage root; kept on stop. Defaults to a temp dir removed on stop. */
   dataDir?: string;
 }
@@ -38,7 +41,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
 
   const launch = async (configFile: string): Promise<Daemon> => {
     const daemon = startDaemon('docker-registry', ['serve', configFile], join(workDir, 'registry.log'));
-    await daemon.waitUntil(() => answersV2(v2), 15_000);
+    await daemon.waitUntil(() => answersV2(v2, Boolean(opts.tls?.clientCAFile)), 15_000);
     return daemon;
   };
 
@@ -78,10 +81,29 @@ export async function makeTestCA(dir: string): Promise<{ caFile: string; certFil
   const certFile = join(dir, 'server-cert.pem');
   const keyFile = join(dir, 'server-key.pem');
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await runOrThrow('openssl', ['req', '-x509', ...newKey, '-keyout', caKeyFile, '-out', caFile, '-days', '2', '-subj', '/CN=airlift test CA']);
+  await runOrThrow('openssl', [
+    'req',
+    '-x509',
+    ...newKey,
+    '-keyout',
+    caKeyFile,
+    '-out',
+    caFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=airlift test CA',
+  ]);
   const csr = await runOrThrow('openssl', [
-    'req', '-new', ...newKey, '-keyout', keyFile, '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'req',
+    '-new',
+    ...newKey,
+    '-keyout',
+    keyFile,
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ]);
   await runOrThrow(
     'openssl',
@@ -91,6 +113,48 @@ export async function makeTestCA(dir: string): Promise<{ caFile: string; certFil
   return { caFile, certFile, keyFile };
 }
 
+/** A client certificate (`client.cert`, `client.key` in `dir`) from the test CA that makeTestCA wrote into `caDir`. */
+export async function makeClientCert(caDir: string, dir: string): Promise<{ certFile: string; keyFile: string }> {
+  const certFile = join(dir, 'client.cert');
+  const keyFile = join(dir, 'client.key');
+  const csr = await runOrThrow('openssl', [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-subj',
+    '/CN=airlift test client',
+    '-addext',
+    'extendedKeyUsage=clientAuth',
+  ]);
+  await runOrThrow(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-CA',
+      join(caDir, 'ca.crt'),
+      '-CAkey',
+      join(caDir, 'ca-key.pem'),
+      '-set_serial',
+      '2',
+      '-days',
+      '2',
+      '-copy_extensions',
+      'copyall',
+      '-out',
+      certFile,
+    ],
+    { input: csr },
+  );
+  return { certFile, keyFile };
+}
+
 /** JSON is valid YAML, so the config is written with JSON.stringify. */
 async function writeConfig(workDir: string, dataDir: string, addr: string, opts: RegistryOptions): Promise<string> {
   const http: Record<string, unknown> = {
@@ -98,7 +162,10 @@ async function writeConfig(workDir: string, dataDir: string, addr: string, opts:
     // Upload URLs are signed with this secret; a fixed one keeps them valid across restart().
     secret: randomBytes(16).toString('hex'),
   };
-  if (opts.tls) http.tls = { certificate: opts.tls.certFile, key: opts.tls.keyFile };
+  if (opts.tls) {
+    const { certFile, keyFile, clientCAFile } = opts.tls;
+    http.tls = { certificate: certFile, key: keyFile, ...(clientCAFile ? { clientcas: [clientCAFile] } : {}) };
+  }
   const config: Record<string, unknown> = {
     version: '0.1',
     log: { level: 'error', accesslog: { disabled: true } },
@@ -110,6 +177,10 @@ async function writeConfig(workDir: string, dataDir: string, addr: string, opts:
     const path = join(workDir, 'htpasswd');
     await writeFile(path, await runOrThrow('htpasswd', ['-Bbn', username, password]));
     config.auth = { htpasswd: { realm: 'airlift-test', path } };
+  }
+  if (opts.token) {
+    const { realm, service, issuer, certFile } = opts.token;
+    config.auth = { token: { realm, service, issuer, rootcertbundle: certFile } };
   }
   const file = join(workDir, 'config.yml');
   await writeFile(file, JSON.stringify(config, null, 2));
@@ -128,15 +199,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The registry is up once /v2/ answers, with 401 when auth is on. TLS is not verified here. */
-async function answersV2(url: string): Promise<boolean> {
+/**
+ * The registry is up once /v2/ answers, with 401 when auth is on. TLS is not verified here. A
+ * registry that requires client certificates closes the connection after the handshake instead.
+ */
+async function answersV2(url: string, requiresClientCert: boolean): Promise<boolean> {
   const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   try {
     const res = await request(url, { dispatcher });
     await res.body.dump();
     return res.statusCode === 200 || res.statusCode === 401;
-  } catch {
-    return false;
+  } catch (err) {
+    return requiresClientCert && (err as NodeJS.ErrnoException).code === 'UND_ERR_SOCKET';
   } finally {
     await dispatcher.destroy();
   }
