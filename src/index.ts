@@ -2,6 +2,9 @@
 export { load, planLoad, type LoadOptions, type LoadResult } from './load/load.js';
 export type { LoadEvent, EventSink, Phase } from './load/events.js';
 export type { PublishedImage } from './load/tags.js';
+export type { Failure } from './load/plan.js';
+export type { PlatformSource } from './load/platform-check.js';
+export { verify, type VerifyOptions, type VerifyResult, type VerifiedTag } from './load/verify-tags.js';
 export { RegistryClient, type RegistryOptions } from './registry/client.js';
 export { resolveConnection, type ConnectionSettings } from './registry/connection.js';
 export type { Credentials } from './registry/credentials.js';

@@ -191,7 +191,7 @@ describe('layer compression', () => {
   });
 });
 
-describe('bad input gives one clear line and writes nothing', () => {
+describe('bad input gives one clear line and, with --fail-fast, writes nothing', () => {
   const cases: Array<[string, (dir: string) => Promise<string>, RegExp]> = [
     ['a truncated gzip', async (dir) => truncated(dir, bundles[0]!), /truncated.*re-copy/],
     ['an empty file', async (dir) => writeTo(dir, Buffer.alloc(0)), /empty/],
@@ -205,7 +205,7 @@ describe('bad input gives one clear line and writes nothing', () => {
   test.each(cases)('%s', async (_name, make, message) => {
     const dir = await tempDir('airlift-bad-');
     const file = await make(dir);
-    const run = await load(['--registry', `${registry.host}/bad`, bundles[1]!, file]);
+    const run = await load(['--fail-fast', '--registry', `${registry.host}/bad`, bundles[1]!, file]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toContain(file);

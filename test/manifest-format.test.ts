@@ -55,17 +55,17 @@ test('--format docker pushes Docker schema2 manifests in a manifest list', async
   await skopeo(['copy', '--all', '--src-tls-verify=false', `docker://${registry.host}/test/fmt:1`, `oci:${copy}:fmt`]);
 });
 
-test('adding an OCI manifest to a Docker list is refused, leaving the tag as it was; the same format adds to it', async () => {
+test('adding --format oci manifests to a Docker list is refused, leaving the tag as it was; by default the list family is kept', async () => {
   const client = new RegistryClient({ host: registry.host, plainHttp: true });
   const tag = async () => JSON.parse((await client.getManifest('test/fmt', '1'))!.bytes.toString('utf8'));
   const before = await tag();
-  const oci = await load({ archives: [arm], registry: registry.host, plainHttp: true, cacheDir: null });
+  const oci = await load({ archives: [arm], registry: registry.host, plainHttp: true, cacheDir: null, format: 'oci' });
   expect(oci.failures[0]?.message).toMatch(
     /already holds linux\/amd64, linux\/arm64 as Docker manifests, and an index never mixes OCI and Docker manifests: load with --format docker/,
   );
   expect(await tag()).toEqual(before);
 
-  const docker = await load({ archives: [arm], registry: registry.host, plainHttp: true, cacheDir: null, format: 'docker' });
+  const docker = await load({ archives: [arm], registry: registry.host, plainHttp: true, cacheDir: null });
   expect(docker.failures).toEqual([]);
   const list = await tag();
   await client.close();

@@ -2,8 +2,9 @@
 export class ArchiveError extends Error {
   constructor(
     readonly archive: string,
-    message: string,
+    /** The message without the archive's name in front. */
+    readonly reason: string,
   ) {
-    super(`${archive}: ${message}`);
+    super(`${archive}: ${reason}`);
   }
 }

@@ -17,6 +17,8 @@ export interface ReadProgress {
   /** Archive bytes read so far, of `total` (0 while standard input is being spooled). */
   onRead(bytes: number, total: number): void;
   onNotice(message: string): void;
+  /** When given, an archive that cannot be read is reported here and left out; otherwise its error is thrown. */
+  onUnreadable?(err: ArchiveError): void;
 }
 
 export async function readArchives(
@@ -32,14 +34,21 @@ export async function readArchives(
   const sizes = await Promise.all(toRead.map(async (s) => (await stat(s.file).catch(() => ({ size: 0 }))).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   let read = 0;
-  return Promise.all(
+  const archives = await Promise.all(
     sources.map(async (source, i) => {
       if (cached[i]) return cached[i];
-      const archive = await readArchive(source, (n) => progress.onRead((read += n), total));
-      await cache.set(source, archive).catch((err: Error) => progress.onNotice(`cannot cache what ${source.path} holds: ${err.message}`));
-      return archive;
+      try {
+        const archive = await readArchive(source, (n) => progress.onRead((read += n), total));
+        await cache.set(source, archive).catch((err: Error) => progress.onNotice(`cannot cache what ${source.path} holds: ${err.message}`));
+        return archive;
+      } catch (err) {
+        if (!(err instanceof ArchiveError) || !progress.onUnreadable) throw err;
+        progress.onUnreadable(err);
+        return undefined;
+      }
     }),
   );
+  return archives.filter((archive) => archive !== undefined);
 }
 
 async function resolveSources(paths: string[], workDir: string, progress: ReadProgress, stdin: Readable): Promise<ArchiveSource[]> {

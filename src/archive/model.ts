@@ -40,11 +40,19 @@ export interface SourceImage {
   upstreamIndex?: Document;
 }
 
+/** An image of the archive that cannot be loaded; the message names archive, image and what to do. */
+export interface RejectedImage {
+  /** Its tags, when the archive gave readable ones. */
+  refs: Reference[];
+  message: string;
+}
+
 export interface ScannedArchive extends ArchiveSource {
   compression: Compression;
   format: string;
   /** Size of the file on disk. */
   fileSize: number;
   images: SourceImage[];
+  rejected: RejectedImage[];
   warnings: string[];
 }

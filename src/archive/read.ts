@@ -5,6 +5,7 @@ import { isOciLayout, readOciLayout } from './formats/oci-layout.js';
 import type { ScannedArchive } from './model.js';
 import type { ArchiveSource } from './open.js';
 import { type ArchiveContents, scanArchive } from './scan.js';
+import { resolveLink } from './tar.js';
 
 /** OCI layouts first: Docker ≥ 25 and ctr write a `manifest.json` too, but it names only one platform per image. */
 function formatOf(contents: ArchiveContents): 'oci-layout' | 'docker-save' {
@@ -19,9 +20,14 @@ function formatOf(contents: ArchiveContents): 'oci-layout' | 'docker-save' {
 export async function readArchive(source: ArchiveSource, onRawBytes?: (n: number) => void): Promise<ScannedArchive> {
   const { path, file } = source;
   const contents = await scanArchive(source, onRawBytes);
-  const warnings = contents.unsafeNames.map((name) => `${path}: ignoring entry ${JSON.stringify(name)}: its name leaves the archive`);
+  const warnings = [
+    ...contents.unsafeNames.map((name) => `${path}: ignoring entry ${JSON.stringify(name)}: its name leaves the archive`),
+    ...linksLeaving(contents).map(
+      ([name, target]) => `${path}: ignoring link ${JSON.stringify(name)} → ${JSON.stringify(target)}: it leads outside the archive`,
+    ),
+  ];
   const format = formatOf(contents);
-  const images = format === 'oci-layout' ? readOciLayout(contents, warnings) : readDockerSave(contents, warnings);
+  const { images, rejected } = format === 'oci-layout' ? readOciLayout(contents, warnings) : readDockerSave(contents, warnings);
   return {
     path,
     file,
@@ -29,6 +35,16 @@ export async function readArchive(source: ArchiveSource, onRawBytes?: (n: number
     format,
     fileSize: contents.fileSize,
     images,
+    rejected,
     warnings,
   };
+}
+
+/** Links whose target is outside the archive: never followed (a layer that is one is rejected by its reader). */
+function linksLeaving(contents: ArchiveContents): Array<[name: string, target: string]> {
+  return [...contents.entries.values()].flatMap((entry) =>
+    (entry.type === 'symlink' || entry.type === 'link') && resolveLink(entry.name!, entry.linkname ?? '', entry.type) === null
+      ? [[entry.name!, entry.linkname ?? '']]
+      : [],
+  );
 }

@@ -10,7 +10,7 @@ import type { ScannedArchive } from './model.js';
 import type { ArchiveSource } from './open.js';
 
 /** Bumped whenever ScannedArchive changes shape, so old entries are ignored. */
-const formatVersion = 1;
+const formatVersion = 2;
 
 export class ScanCache {
   constructor(private readonly dir: string | null) {}

@@ -11,6 +11,10 @@ import { type TarEntry, walkTar } from './tar.js';
 
 /** Largest metadata document read into memory (manifest.json, index.json, configs). */
 export const metadataCap = 16 * 1024 * 1024;
+/** Most metadata kept in memory for one archive: real bundles hold a few MB of it. */
+export const metadataTotalCap = 4 * metadataCap;
+/** Most entries listed for one archive: a large real bundle has a few thousand. */
+export const entryCap = 200_000;
 
 export interface ArchiveContents extends ArchiveSource {
   compression: Compression;
@@ -38,8 +42,12 @@ export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number
     heads: new Map(),
     unsafeNames: [],
   };
+  let kept = 0;
   try {
     await walkTar(openTarStream(file, compression, onRawBytes), async (entry, body) => {
+      if (contents.entries.size + contents.unsafeNames.length >= entryCap) {
+        throw new ArchiveError(path, `more than ${entryCap} entries: the archive is not a genuine image bundle`);
+      }
       if (entry.name === null) {
         contents.unsafeNames.push(entry.rawName);
         return;
@@ -48,7 +56,15 @@ export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number
       if (entry.type === 'file' && entry.size > 0) {
         const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
         contents.heads.set(entry.name, head);
-        if (document) contents.documents.set(entry.name, document);
+        if (!document) return;
+        kept += document.length;
+        if (kept > metadataTotalCap) {
+          throw new ArchiveError(
+            path,
+            `more than ${metadataTotalCap / 1024 / 1024} MiB of JSON documents: the archive is not a genuine image bundle`,
+          );
+        }
+        contents.documents.set(entry.name, document);
       }
     });
   } catch (err) {

@@ -2,6 +2,8 @@
 import type { Argv } from 'yargs';
 import { type LayerCompression, levelRanges } from '../load/compress.js';
 import { load, type LoadResult } from '../load/load.js';
+import { PlanError } from '../load/plan.js';
+import { declaredArchs, type PlatformSource } from '../load/platform-check.js';
 import { createRenderer } from '../progress/renderer.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { shortDigest } from '../oci/digest.js';
@@ -12,10 +14,14 @@ import { connectionOptions, type ConnectionArgs, connectionSettings, outputOptio
 interface LoadArgs extends ConnectionArgs, OutputArgs {
   archives: string[];
   'image-list'?: string;
+  arch?: string[];
+  'platform-from'?: PlatformSource;
+  replace?: boolean;
+  'fail-fast'?: boolean;
   concurrency: number;
   compression: LayerCompression;
   'compression-level'?: number;
-  format: 'oci' | 'docker';
+  format?: 'oci' | 'docker';
 }
 
 export const loadCommand = {
@@ -25,6 +31,18 @@ export const loadCommand = {
     outputOptions(connectionOptions(y))
       .positional('archives', { type: 'string', array: true, demandOption: true, describe: 'bundle files (.tar, .tar.gz), in any order' })
       .option('image-list', { type: 'string', describe: 'load only the images listed in this file (one ref per line, # comments)' })
+      .option('arch', {
+        type: 'string',
+        // Repeatable, but not `array`: that would swallow the archives after it.
+        coerce: (value: string | string[]) => [value].flat(),
+        describe: 'ARCHIVE=ARCH: the architecture of an archive (amd64, arm64, arm, arm/v7…) when its file name does not say',
+      })
+      .option('platform-from', {
+        choices: ['archive', 'config'] as const,
+        describe: 'when an archive and an image config disagree on the platform, trust this one (default: refuse the image)',
+      })
+      .option('replace', { type: 'boolean', describe: 'overwrite existing tags instead of merging with the platforms they hold' })
+      .option('fail-fast', { type: 'boolean', describe: 'stop at the first failure instead of loading the other images' })
       .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
       .option('compression', {
         choices: ['gzip', 'zstd', 'none'] as const,
@@ -33,8 +51,8 @@ export const loadCommand = {
       })
       .option('format', {
         choices: ['oci', 'docker'] as const,
-        default: 'oci' as const,
-        describe: 'OCI manifests + OCI index, or Docker schema2 manifests + manifest list',
+        describe:
+          'OCI manifests + OCI index, or Docker schema2 manifests + manifest list (default: the family the tag already holds, else oci)',
       })
       .option('compression-level', { type: 'number', describe: 'gzip 1-9 (default 1), zstd 1-19 (default 3)' })
       .example(
@@ -63,14 +81,20 @@ async function runLoad(args: LoadArgs): Promise<number> {
   if (level !== undefined && (!Number.isInteger(level) || level < lowest || level > highest)) {
     throw new UsageError(`--compression-level for ${args.compression} must be ${lowest}-${highest}`);
   }
+  const archives = args.archives.map(archiveArgument);
+  const arch = archOverrides(archives, args.arch ?? []);
   const renderer = createRenderer({ quiet: args.quiet });
   let result: LoadResult | undefined;
   try {
     result = await load({
       ...(await connectionSettings(args)),
-      archives: args.archives.map(archiveArgument),
+      archives,
       registry: args.registry,
       format: args.format,
+      arch,
+      platformFrom: args['platform-from'],
+      replace: args.replace,
+      failFast: args['fail-fast'],
       imageList: args['image-list'] ? await readImageList(args['image-list']) : undefined,
       concurrency: args.concurrency,
       compression: { algorithm: args.compression, level: args['compression-level'] },
@@ -86,6 +110,23 @@ async function runLoad(args: LoadArgs): Promise<number> {
     process.stdout.write(summary(result));
   }
   return result.failures.length ? ExitCode.failed : ExitCode.ok;
+}
+
+/** `--arch ARCHIVE=ARCH` flags as a map, checked against the archives now: a typo is a usage error. */
+function archOverrides(archives: string[], flags: string[]): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const flag of flags) {
+    const split = flag.lastIndexOf('=');
+    if (split <= 0) throw new UsageError(`--arch ${flag}: expected ARCHIVE=ARCH, e.g. --arch bundle.tar.gz=arm64`);
+    overrides[flag.slice(0, split)] = flag.slice(split + 1);
+  }
+  try {
+    declaredArchs(archives, overrides);
+  } catch (err) {
+    if (err instanceof PlanError) throw new UsageError(err.message);
+    throw err;
+  }
+  return overrides;
 }
 
 function summary(result: LoadResult): string {

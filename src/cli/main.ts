@@ -15,6 +15,7 @@ import { inspectCommand } from './inspect-command.js';
 import { loadCommand } from './load-command.js';
 import { saveCommand } from './save-command.js';
 import { syncCommand } from './sync-command.js';
+import { verifyCommand } from './verify-command.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
     .command(inspectCommand)
     .command(syncCommand)
     .command(saveCommand)
+    .command(verifyCommand)
     .option('debug', { type: 'boolean', describe: 'show stack traces on errors' })
     .demandCommand(1, 'name a command, e.g. airlift load --help')
     .strict()

@@ -52,7 +52,8 @@ function describeArchive(archive: ScannedArchive): InspectedArchive {
     compression: archive.compression,
     fileSize: archive.fileSize,
     images,
-    warnings: archive.warnings,
+    // Images the archive holds but that cannot be loaded are shown with why.
+    warnings: [...archive.warnings, ...archive.rejected.map((rejected) => rejected.message)],
     totals: { images: images.length, layers: distinct.size, layerBytes: [...distinct.values()].reduce((a, b) => a + b, 0) },
   };
 }

@@ -14,9 +14,10 @@ import type { EventSink } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
-import { buildPlan, type Plan } from './plan.js';
+import { buildPlan, type Failure, type Plan } from './plan.js';
+import { checkPlatforms, declaredArchs, type PlatformSource } from './platform-check.js';
 import { blobsAtTags } from './resume.js';
-import { publishTag, type PublishedImage } from './tags.js';
+import { publishTag, type PublishedImage, tagLayers } from './tags.js';
 
 export interface LoadOptions extends Omit<ConnectionSettings, 'onWarning'> {
   archives: string[];
@@ -24,6 +25,14 @@ export interface LoadOptions extends Omit<ConnectionSettings, 'onWarning'> {
   registry: string;
   /** OCI manifests and index (default), or Docker schema2 manifests and manifest list. */
   format?: ManifestFormat;
+  /** Architecture of some archives (`amd64`, `arm64`, `arm/v7`…) by path or file name, overriding what the file name says. */
+  arch?: Record<string, string>;
+  /** Whom to trust when an archive's architecture and an image's config disagree; by default such images are refused. */
+  platformFrom?: PlatformSource;
+  /** Overwrite existing tags instead of merging with the platforms they hold. */
+  replace?: boolean;
+  /** Stop at the first failure instead of loading the other images. */
+  failFast?: boolean;
   /** Load only these images. */
   imageList?: Reference[];
   concurrency?: number;
@@ -36,7 +45,8 @@ export interface LoadOptions extends Omit<ConnectionSettings, 'onWarning'> {
 
 export interface LoadResult {
   images: PublishedImage[];
-  failures: Array<{ target: string; message: string }>;
+  /** What could not be loaded and why: tags, or archives that could not be read at all. */
+  failures: Failure[];
   warnings: string[];
   bytesUploaded: number;
   durationMs: number;
@@ -45,28 +55,35 @@ export interface LoadResult {
 /** Reads every archive's metadata and plans the run; writes nothing to the registry. */
 export async function planLoad(options: LoadOptions, workDir: string, emit: EventSink = () => {}): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
+  const declared = declaredArchs(options.archives, options.arch);
   emit({ type: 'phase', phase: 'reading' });
-  const archives = await readArchives(
+  const unreadable: Failure[] = [];
+  const read = await readArchives(
     options.archives,
     workDir,
     {
       onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
       onNotice: (message) => emit({ type: 'notice', message }),
+      // An archive that cannot be read at all is a failure of its own; the others still load.
+      onUnreadable: (err) => unreadable.push({ target: err.archive, message: err.reason }),
     },
     new ScanCache(cacheDirOf(options)),
   );
+  const archives = read.map((archive) => checkPlatforms(archive, declared.get(archive.path), options.platformFrom));
   for (const archive of archives) {
     emit({
       type: 'archive',
       archive: archive.path,
       format: archive.format,
       compression: archive.compression,
-      images: archive.images.length,
+      images: archive.images.length + archive.rejected.length,
     });
     for (const message of archive.warnings) emit({ type: 'warning', message });
   }
   emit({ type: 'phase', phase: 'planning' });
-  return buildPlan(archives, target, options.imageList);
+  const plan = buildPlan(archives, target, options.imageList, unreadable);
+  for (const failure of plan.failures) emit({ type: 'failure', ...failure });
+  return plan;
 }
 
 function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
@@ -91,6 +108,15 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const connection = await resolveConnection(parseTargetRegistry(options.registry).host, { ...options, onWarning });
   const plan = await planLoad(options, spoolDir, emit);
+  const failures = [...plan.failures];
+  const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
+    images: images.sort((a, b) => a.target.localeCompare(b.target)),
+    failures: failures.sort((a, b) => a.target.localeCompare(b.target)),
+    warnings: [...plan.archives.flatMap((a) => a.warnings), ...registryWarnings],
+    bytesUploaded,
+    durationMs: Date.now() - started,
+  });
+  if (plan.tags.length === 0 || (options.failFast && failures.length)) return result([], 0);
   const client = new RegistryClient(connection);
   const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
@@ -117,23 +143,40 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     await cache.save().catch((err: Error) => emit({ type: 'warning', message: `cannot save the blob-info cache: ${err.message}` }));
     emit({ type: 'phase', phase: 'verifying' });
     const images: PublishedImage[] = [];
-    const failures: LoadResult['failures'] = [];
+    const fail = (target: string, err: unknown) => {
+      failures.push({ target, message: (err as Error).message });
+      emit({ type: 'failure', target, message: (err as Error).message });
+    };
+    // With --fail-fast a bad layer stops the run before any tag is touched.
+    if (options.failFast) {
+      for (const tag of plan.tags) {
+        try {
+          tagLayers(tag, layers);
+        } catch (err) {
+          fail(tag.targetName, err);
+          break;
+        }
+      }
+    }
     const perTag = limiter(concurrency);
     await Promise.all(
       plan.tags.map((tag) =>
         perTag(async () => {
+          if (options.failFast && failures.length) {
+            if (!failures.some((f) => f.target === tag.targetName)) {
+              fail(tag.targetName, new Error('not attempted: --fail-fast stopped the run at the first failure'));
+            }
+            return;
+          }
           try {
-            images.push(await publishTag(placement, tag, layers, options.format));
+            images.push(await publishTag(placement, tag, layers, { replace: options.replace, format: options.format }));
           } catch (err) {
-            failures.push({ target: tag.targetName, message: (err as Error).message });
-            emit({ type: 'failure', target: tag.targetName, message: (err as Error).message });
+            fail(tag.targetName, err);
           }
         }),
       ),
     );
-    images.sort((a, b) => a.target.localeCompare(b.target));
-    const warnings = [...plan.archives.flatMap((a) => a.warnings), ...registryWarnings];
-    return { images, failures, warnings, bytesUploaded, durationMs: Date.now() - started };
+    return result(images, bytesUploaded);
   } finally {
     await client.close();
   }

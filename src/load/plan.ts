@@ -1,10 +1,11 @@
 /**
  * The plan: which image goes to which tag for which platform, and which layer is read from
- * where. Built from every archive's metadata before anything is written, so that a bad
- * bundle or a missing image stops the run while the registry is still untouched.
+ * where. Built from every archive's metadata before anything is written. A tag any of whose
+ * images was rejected (broken in its archive, wrong platform, claimed by two images) is left
+ * out whole, as a failure: a tag never gets only part of what this run brings for it.
  */
 import { layerKey, type ScannedArchive, type SourceImage, type SourceLayer } from '../archive/model.js';
-import type { Digest } from '../oci/digest.js';
+import { type Digest, shortDigest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { formatReference, type Reference, type TargetRegistry, targetReference } from '../oci/reference.js';
 
@@ -33,42 +34,73 @@ export interface LayerPlan {
   repositories: string[];
 }
 
+/** What could not be loaded: a tag, or an archive when its images are unknown. */
+export interface Failure {
+  target: string;
+  message: string;
+}
+
 export interface Plan {
   archives: ScannedArchive[];
   tags: TagPlan[];
   layers: Map<Digest, LayerPlan>;
+  /** Tags and archives refused while planning, sorted by target. */
+  failures: Failure[];
 }
 
 export class PlanError extends Error {}
 
-export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, imageList?: Reference[]): Plan {
+/** `unreadable`: archives that could not be read at all, reported as they are. */
+export function buildPlan(archives: ScannedArchive[], target: TargetRegistry, imageList?: Reference[], unreadable: Failure[] = []): Plan {
   const wanted = imageList && new Set(imageList.map(formatReference));
   const found = new Set<string>();
   const tags = new Map<string, TagPlan>();
+  const refused = new Map<string, string[]>();
+  const refuse = (targetName: string, message: string) => refused.set(targetName, [...(refused.get(targetName) ?? []), message]);
+  const failures = [...unreadable];
   for (const archive of archives) {
     for (const source of archive.images) {
       for (const sourceRef of source.refs) {
         const name = formatReference(sourceRef);
         if (wanted && !wanted.has(name)) continue;
         found.add(name);
-        addImage(tags, targetReference(sourceRef, target), { source, sourceRef, platform: formatPlatform(source.platform) });
+        const image = { source, sourceRef, platform: formatPlatform(source.platform) };
+        const conflict = addImage(tags, targetReference(sourceRef, target), image);
+        if (conflict) refuse(conflict.target, conflict.message);
+      }
+    }
+    for (const rejected of archive.rejected) {
+      if (rejected.refs.length === 0) failures.push({ target: archive.path, message: rejected.message });
+      for (const ref of rejected.refs) {
+        if (wanted && !wanted.has(formatReference(ref))) continue;
+        found.add(formatReference(ref));
+        refuse(formatReference(targetReference(ref, target)), rejected.message);
       }
     }
   }
   if (wanted) {
     const missing = [...wanted].filter((name) => !found.has(name));
     if (missing.length) {
+      const unread = unreadable.length
+        ? ` (${unreadable.length} archive(s) could not be read: ${unreadable.map((f) => f.target).join(', ')})`
+        : '';
       throw new PlanError(
-        `${missing.length} image(s) of the image list are in none of the archives: ${missing.join(', ')}; add the bundles that hold them or remove them from the list`,
+        `${missing.length} image(s) of the image list are in none of the archives${unread}: ${missing.join(', ')}; add the bundles that hold them or remove them from the list`,
       );
     }
   }
+  for (const [targetName, messages] of refused) {
+    tags.delete(targetName);
+    failures.push({ target: targetName, message: messages.join('; ') });
+  }
   const tagPlans = [...tags.values()].sort((a, b) => a.targetName.localeCompare(b.targetName));
   for (const tag of tagPlans) tag.images.sort((a, b) => a.platform.localeCompare(b.platform));
-  return { archives, tags: tagPlans, layers: planLayers(tagPlans) };
+  failures.sort((a, b) => a.target.localeCompare(b.target));
+  return { archives, tags: tagPlans, layers: planLayers(tagPlans), failures };
 }
 
-function addImage(tags: Map<string, TagPlan>, target: Reference, image: PlannedImage): void {
+/** Adds the image to its tag; two different images for one tag and platform are a conflict. */
+function addImage(tags: Map<string, TagPlan>, target: Reference, image: PlannedImage): Failure | undefined {
   const targetName = formatReference(target);
   let tag = tags.get(targetName);
   if (!tag) {
@@ -78,13 +110,15 @@ function addImage(tags: Map<string, TagPlan>, target: Reference, image: PlannedI
   const same = tag.images.find((other) => other.platform === image.platform);
   if (!same) {
     tag.images.push(image);
-    return;
+    return undefined;
   }
-  if (same.source.config.digest !== image.source.config.digest) {
-    throw new PlanError(
-      `two different images claim ${targetName} for ${image.platform}: ${formatReference(same.sourceRef)} in ${same.source.archive} and ${formatReference(image.sourceRef)} in ${image.source.archive}; load them in separate runs or fix the bundles`,
-    );
-  }
+  if (same.source.config.digest === image.source.config.digest) return undefined;
+  const describe = ({ source, sourceRef }: PlannedImage) =>
+    `${formatReference(sourceRef)} with config ${shortDigest(source.config.digest)} in ${source.archive}`;
+  return {
+    target: targetName,
+    message: `two different images claim ${targetName} for ${image.platform}: ${describe(same)} and ${describe(image)}; load them in separate runs or fix the bundles`,
+  };
 }
 
 function planLayers(tags: TagPlan[]): Map<Digest, LayerPlan> {

@@ -25,18 +25,27 @@ export interface PublishedImage {
 
 export class TagError extends Error {}
 
+export interface PublishOptions {
+  /** Overwrite the tag instead of keeping the entries it holds for platforms this run does not bring. */
+  replace?: boolean;
+  /**
+   * Family of the manifests airlift builds. By default that of the original manifests the
+   * bundles bring, else of the entries the tag already holds, else OCI.
+   */
+  format?: ManifestFormat;
+}
+
 export async function publishTag(
   ctx: BlobPlacement,
   tag: TagPlan,
   layers: Map<Digest, LayerOutcome>,
-  requested: ManifestFormat = 'oci',
+  options: PublishOptions = {},
 ): Promise<PublishedImage> {
-  const format = tagFormat(tag, requested);
   // Every image of the tag must have all its layers before any of its manifests is pushed.
-  const manifests = tag.images.map(({ source }) => {
-    const layerDescriptors = publishedLayers(source, layers);
-    return source.manifest ?? buildManifest(source, layerDescriptors, format);
-  });
+  const layerLists = tagLayers(tag, layers);
+  const others = options.replace ? [] : await keptEntries(ctx, tag);
+  const format = tagFormat(tag, others, options.format);
+  const manifests = tag.images.map(({ source }, i) => source.manifest ?? buildManifest(source, layerLists[i]!, format));
   const children: Descriptor[] = [];
   for (const [i, { source }] of tag.images.entries()) {
     const manifest = manifests[i]!;
@@ -47,11 +56,19 @@ export async function publishTag(
     children.push(descriptorOf(manifest, source.platform));
   }
   const upstream = completeUpstreamIndex(tag, children);
-  const entries = upstream ? children : [...sameFormat(tag, await keptEntries(ctx, tag, children), format), ...children];
-  for (const entry of entries) {
+  const kept = upstream ? [] : sameFormat(tag, others, format);
+  for (const entry of [...kept, ...children]) {
     const check = await verifyImage(ctx.client, tag.repository, entry);
-    if (check.problems.length) throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}`);
+    if (!check.problems.length) continue;
+    const hint = kept.includes(entry)
+      ? `; the tag already held this ${formatPlatform(entry.platform!)} entry: pass --replace to overwrite the tag with this run's platforms only`
+      : '';
+    throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}${hint}`);
   }
+  // Sorted, so that loading the same platforms again gives the same index.
+  const entries = upstream
+    ? children
+    : [...kept, ...children].sort((a, b) => formatPlatform(a.platform!).localeCompare(formatPlatform(b.platform!)));
   const index = upstream ?? imageIndex(entries, format);
   await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
@@ -72,27 +89,35 @@ export async function publishTag(
   };
 }
 
-/** The image's layers as published; a layer that failed fails the image before anything of it is pushed. */
-function publishedLayers(source: SourceImage, layers: Map<Digest, LayerOutcome>): Descriptor[] {
-  return source.layers.map((layer) => {
-    const outcome = layers.get(layerKey(layer));
-    if (!outcome || 'error' in outcome) throw new TagError(outcome?.error ?? `layer ${layer.entry} was not published`);
-    return outcome.descriptor;
-  });
+/** The layers of each of the tag's images as published; a layer that failed throws, naming image and layer. */
+export function tagLayers(tag: TagPlan, layers: Map<Digest, LayerOutcome>): Descriptor[][] {
+  return tag.images.map((image) =>
+    image.source.layers.map((layer) => {
+      const outcome = layers.get(layerKey(layer));
+      if (!outcome || 'error' in outcome) {
+        const why = outcome?.error ?? `layer ${layer.entry} was not published`;
+        throw new TagError(`image ${formatReference(image.sourceRef)} (${image.platform}): ${why}`);
+      }
+      return outcome.descriptor;
+    }),
+  );
 }
 
 /**
  * The family of the tag's manifests: that of the original manifests the archives bring (so
- * their digests are kept), else the one asked for.
+ * their digests are kept), else the one asked for, else that of the entries the tag keeps
+ * (so that adding a platform to a Docker manifest list works without flags), else OCI.
  */
-function tagFormat(tag: TagPlan, requested: ManifestFormat): ManifestFormat {
+function tagFormat(tag: TagPlan, kept: Descriptor[], requested?: ManifestFormat): ManifestFormat {
   const originals = new Set(tag.images.flatMap(({ source }) => (source.manifest ? [manifestFormatOf(source.manifest.mediaType)!] : [])));
   if (originals.size > 1) {
     throw new TagError(
       `the bundles bring both OCI and Docker manifests for ${tag.targetName}, and an index never mixes them: load the platforms of one family in a separate run under another tag`,
     );
   }
-  return [...originals][0] ?? requested;
+  const existing = new Set(kept.map((entry) => manifestFormatOf(entry.mediaType)));
+  const [held] = existing.size === 1 ? existing : [];
+  return [...originals][0] ?? requested ?? held ?? 'oci';
 }
 
 /** A manifest over the published layers, for images the archive has no original manifest of. */
@@ -127,10 +152,10 @@ function completeUpstreamIndex(tag: TagPlan, children: Descriptor[]): Document |
  * Entries of what the tag holds now for platforms this run does not bring, so that loading
  * amd64 today and arm64 tomorrow ends with both.
  */
-async function keptEntries(ctx: BlobPlacement, tag: TagPlan, ours: Descriptor[]): Promise<Descriptor[]> {
+async function keptEntries(ctx: BlobPlacement, tag: TagPlan): Promise<Descriptor[]> {
   const existing = await ctx.client.getManifest(tag.repository, tag.target.tag!);
   if (!existing) return [];
-  const ourPlatforms = new Set(ours.map((d) => formatPlatform(d.platform!)));
+  const ourPlatforms = new Set(tag.images.map((image) => image.platform));
   const entries = indexEntries(existing.bytes, existing.mediaType) ?? (await asEntry(ctx, tag.repository, existing));
   return entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
 }

@@ -16,6 +16,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** Called with the process id once the command started (e.g. to sample /proc/PID). */
+  onStart?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -48,6 +50,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     env: { ...process.env, ...env },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (child.pid !== undefined) opts.onStart?.(child.pid);
   const stdout = collect(child.stdout);
   const stderr = collect(child.stderr);
   if (child.stdin) {

@@ -11,35 +11,48 @@ import { parseReference, type Reference } from '../../oci/reference.js';
 import { ArchiveError } from '../errors.js';
 import { compressionOf } from '../open.js';
 import { isObject, isStringArray, readJsonDocument } from '../json.js';
-import type { SourceImage, SourceLayer } from '../model.js';
+import type { RejectedImage, SourceImage, SourceLayer } from '../model.js';
 import type { ArchiveContents } from '../scan.js';
 import { resolveLink } from '../tar.js';
 
 export const isDockerSave = (contents: ArchiveContents): boolean => contents.entries.has('manifest.json');
 
-export function readDockerSave(contents: ArchiveContents, warnings: string[]): SourceImage[] {
+/** The images of the bundle; an image whose entry, config or layers are broken is rejected alone. */
+export function readDockerSave(contents: ArchiveContents, warnings: string[]): { images: SourceImage[]; rejected: RejectedImage[] } {
   const manifest = readJsonDocument(contents, 'manifest.json', 'image list');
   if (!Array.isArray(manifest)) {
     throw new ArchiveError(contents.path, 'manifest.json is not a list of images: the archive is corrupt');
   }
-  return manifest.map((item, position) => {
-    if (!isObject(item) || typeof item.Config !== 'string' || !isStringArray(item.Layers)) {
-      throw new ArchiveError(contents.path, `manifest.json entry ${position + 1} lacks Config or Layers: the archive is corrupt`);
+  const images: SourceImage[] = [];
+  const rejected: RejectedImage[] = [];
+  manifest.forEach((item, position) => {
+    let refs: Reference[] = [];
+    let image = `manifest.json entry ${position + 1}`;
+    try {
+      if (!isObject(item) || typeof item.Config !== 'string' || !isStringArray(item.Layers)) {
+        throw new ArchiveError(contents.path, 'it lacks Config or Layers: the archive is corrupt');
+      }
+      refs = parseRepoTags(item.RepoTags, contents.path, warnings);
+      image = describe(refs, item.Config);
+      images.push(readImage(contents, refs, item.Config, item.Layers));
+    } catch (err) {
+      if (!(err instanceof ArchiveError)) throw err;
+      rejected.push({ refs, message: `${contents.path}: image ${image}: ${err.reason}` });
     }
-    const refs = parseRepoTags(item.RepoTags, contents.path, warnings);
-    const configName = item.Config;
-    const config = imageConfig(contents, configName);
-    if (config.diffIDs.length !== item.Layers.length) {
-      throw new ArchiveError(
-        contents.path,
-        `image ${describe(refs, configName)} lists ${item.Layers.length} layers but its config has ${config.diffIDs.length} diff_ids: the archive is corrupt`,
-      );
-    }
-    const layers = item.Layers.map((name, i) =>
-      sourceLayer(contents, resolveLayerEntry(contents, name, describe(refs, configName)), config.diffIDs[i]!),
-    );
-    return { archive: contents.path, refs, platform: config.platform, config: config.blob, layers };
   });
+  return { images, rejected };
+}
+
+function readImage(contents: ArchiveContents, refs: Reference[], configName: string, layerNames: string[]): SourceImage {
+  const config = imageConfig(contents, configName);
+  if (config.diffIDs.length !== layerNames.length) {
+    throw new ArchiveError(
+      contents.path,
+      `it lists ${layerNames.length} layers but its config has ${config.diffIDs.length} diff_ids: the archive is corrupt`,
+    );
+  }
+  const layers = layerNames.map((name, i) => sourceLayer(contents, resolveLayerEntry(contents, name), config.diffIDs[i]!));
+  return { archive: contents.path, refs, platform: config.platform, config: config.blob, layers };
 }
 
 function parseRepoTags(value: unknown, archive: string, warnings: string[]): Reference[] {
@@ -94,35 +107,35 @@ function sourceLayer(contents: ArchiveContents, entry: string, diffID: Digest): 
   if (!compression) return { kind: 'tar', entry, size, diffID };
   const named = /^(?:sha256:)?([a-f0-9]{64})(?:\.tar)?(?:\.gz|\.zst)?$/.exec(posix.basename(entry));
   if (!named) {
-    throw new ArchiveError(contents.path, `layer ${entry} is compressed but its name is not its digest: unsupported archive layout`);
+    throw new ArchiveError(contents.path, `its layer ${entry} is compressed but its name is not its digest: unsupported archive layout`);
   }
   const mediaType = compression === 'gzip' ? MediaType.ociLayerGzip : MediaType.ociLayerZstd;
   return { kind: 'blob', entry, size, descriptor: { mediaType, digest: `sha256:${named[1]}`, size } };
 }
 
 /** Follows links from a layer's entry to the file holding it, staying inside the archive. */
-function resolveLayerEntry(contents: ArchiveContents, name: string, image: string): string {
+function resolveLayerEntry(contents: ArchiveContents, name: string): string {
   let current = name;
   for (let hops = 0; hops < 16; hops++) {
     const entry = contents.entries.get(current);
     if (!entry) {
       throw new ArchiveError(
         contents.path,
-        `image ${image} names layer ${name}, which is not in the archive: the bundle is incomplete; re-create or re-download it`,
+        `its layer ${name} is not in the archive: the bundle is incomplete; re-create or re-download it`,
       );
     }
     if (entry.type === 'file') return current;
     if ((entry.type !== 'symlink' && entry.type !== 'link') || entry.linkname === undefined) {
-      throw new ArchiveError(contents.path, `layer ${name} of image ${image} is not a file: the archive is corrupt`);
+      throw new ArchiveError(contents.path, `its layer ${name} is not a file: the archive is corrupt`);
     }
     const target = resolveLink(current, entry.linkname, entry.type);
     if (target === null) {
       throw new ArchiveError(
         contents.path,
-        `layer ${name} of image ${image} is a link to ${entry.linkname}, outside the archive: refusing it; the archive is not trustworthy`,
+        `its layer ${name} is a link to ${entry.linkname}, outside the archive: refusing it; the archive is not trustworthy, get the bundle from its source again`,
       );
     }
     current = target;
   }
-  throw new ArchiveError(contents.path, `layer ${name} of image ${image} is a loop of links: the archive is corrupt`);
+  throw new ArchiveError(contents.path, `its layer ${name} is a loop of links: the archive is corrupt`);
 }

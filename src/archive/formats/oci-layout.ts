@@ -9,10 +9,10 @@ import { type Digest, digestHex, isDigest, sha256, shortDigest } from '../../oci
 import type { Descriptor, Document } from '../../oci/manifest.js';
 import { isIndexType, isManifestType } from '../../oci/media-types.js';
 import { normalizePlatform, type Platform } from '../../oci/platform.js';
-import { parseReference, type Reference } from '../../oci/reference.js';
+import { formatReference, parseReference, type Reference } from '../../oci/reference.js';
 import { ArchiveError } from '../errors.js';
 import { isObject, readJsonDocument } from '../json.js';
-import type { SourceImage, SourceLayer } from '../model.js';
+import type { RejectedImage, SourceImage, SourceLayer } from '../model.js';
 import type { ArchiveContents } from '../scan.js';
 import { imageConfig } from './docker-save.js';
 
@@ -25,23 +25,32 @@ const uncompressedLayerTypes = new Set(['application/vnd.oci.image.layer.v1.tar'
 /** Nesting allowed between index.json and an image manifest (index → index → manifest). */
 const maxDepth = 3;
 
-export function readOciLayout(contents: ArchiveContents, warnings: string[]): SourceImage[] {
+/** The images of the bundle; an image whose manifests, config or layers are broken is rejected alone. */
+export function readOciLayout(contents: ArchiveContents, warnings: string[]): { images: SourceImage[]; rejected: RejectedImage[] } {
   const index = readJsonDocument(contents, 'index.json', 'image index');
   if (!isObject(index) || !Array.isArray(index.manifests)) {
     throw new ArchiveError(contents.path, 'index.json lists no manifests: the archive is corrupt');
   }
   const images = new Map<Digest, SourceImage>();
+  const rejected: RejectedImage[] = [];
   for (const [position, item] of index.manifests.entries()) {
-    const descriptor = asDescriptor(item, contents.path, `index.json entry ${position + 1}`);
-    const ref = imageName(descriptor, contents.path, warnings);
-    if (!ref) continue;
-    for (const { manifestDigest, image } of readDescriptor(contents, descriptor, undefined, 0)) {
-      const known = images.get(manifestDigest);
-      if (known) known.refs.push(ref);
-      else images.set(manifestDigest, { ...image, refs: [ref] });
+    let ref: Reference | undefined;
+    try {
+      const descriptor = asDescriptor(item, contents.path, `index.json entry ${position + 1}`);
+      ref = imageName(descriptor, contents.path, warnings);
+      if (!ref) continue;
+      for (const { manifestDigest, image } of readDescriptor(contents, descriptor, undefined, 0)) {
+        const known = images.get(manifestDigest);
+        if (known) known.refs.push(ref);
+        else images.set(manifestDigest, { ...image, refs: [ref] });
+      }
+    } catch (err) {
+      if (!(err instanceof ArchiveError)) throw err;
+      const image = ref ? formatReference(ref) : `index.json entry ${position + 1}`;
+      rejected.push({ refs: ref ? [ref] : [], message: `${contents.path}: image ${image}: ${err.reason}` });
     }
   }
-  return [...images.values()];
+  return { images: [...images.values()], rejected };
 }
 
 /** The images under a descriptor, by manifest digest, with `refs` still empty. */
