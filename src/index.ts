@@ -14,3 +14,7 @@ export { ConfigurationError, RegistryError } from './registry/errors.js';
 export { ArchiveError } from './archive/errors.js';
 export { parseReference, formatReference, parseTargetRegistry, targetReference } from './oci/reference.js';
 export { parsePlatform, formatPlatform, normalizePlatform, type Platform } from './oci/platform.js';
+export { sync, SyncError, type SyncOptions, type SyncResult, type SyncedImage } from './sync/sync.js';
+export type { SyncEvent } from './sync/events.js';
+export { save, SaveError, type SaveOptions, type SaveResult, type SavedBundle } from './save/save.js';
+export type { SaveEvent } from './save/events.js';

@@ -21,7 +21,7 @@ export interface ArchiveSource {
 export const zlibChunkSize = 256 * 1024;
 const readHighWaterMark = 1024 * 1024;
 /** k3s bundles use `zstd --long=25`; accept windows up to 128 MiB, as `zstd --long=27` does. */
-const zstdWindowLogMax = 27;
+export const zstdWindowLogMax = 27;
 
 export async function detectCompression({ path, file }: ArchiveSource): Promise<Compression> {
   const handle = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {

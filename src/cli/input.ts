@@ -38,3 +38,11 @@ export const archiveArgument = (arg: string): string => (arg === stdinPlaceholde
 export async function readPassword(args: { 'password-stdin'?: boolean }): Promise<string | undefined> {
   return args['password-stdin'] ? readStdin() : undefined;
 }
+
+/** The images named by --image-list and on the command line, in that order. */
+export async function imagesFrom(imageList: string | undefined, refs: string[] | undefined): Promise<Reference[]> {
+  const named = (refs ?? []).map(parseReference);
+  const listed = imageList ? await readImageList(imageList) : [];
+  if (listed.length + named.length === 0) throw new UsageError('name the images: REF… or --image-list FILE');
+  return [...listed, ...named];
+}

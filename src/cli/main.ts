@@ -6,11 +6,16 @@ import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
 import { ConfigurationError, RegistryError } from '../registry/errors.js';
+import { RemoteImageError } from '../remote/image.js';
+import { SaveError } from '../save/save.js';
+import { SyncError } from '../sync/sync.js';
 import { protectStdinArgument } from './input.js';
 import { inspectCommand } from './inspect-command.js';
 import { ExitCode, exitCodesEpilog, UsageError } from './errors.js';
 import { k3sRegistriesCommand } from './k3s-registries-command.js';
 import { loadCommand } from './load-command.js';
+import { saveCommand } from './save-command.js';
+import { syncCommand } from './sync-command.js';
 import { verifyCommand } from './verify-command.js';
 
 const debug = process.argv.includes('--debug');
@@ -22,7 +27,10 @@ function report(err: unknown): number {
     err instanceof PlanError ||
     err instanceof UsageError ||
     err instanceof ReferenceError ||
-    err instanceof ConfigurationError;
+    err instanceof ConfigurationError ||
+    err instanceof SyncError ||
+    err instanceof SaveError ||
+    err instanceof RemoteImageError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`airlift: ${message}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
@@ -36,6 +44,8 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
     .command(inspectCommand)
+    .command(syncCommand)
+    .command(saveCommand)
     .command(verifyCommand)
     .command(k3sRegistriesCommand)
     .example('$0 load --registry registry.local:5000 k3s-airgap-images-*.tar.zst', 'every bundle → one multi-arch tag per image')

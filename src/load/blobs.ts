@@ -19,9 +19,12 @@ export interface Blob extends BlobSource {
   digest: Digest;
 }
 
-/** Puts the blob into each repository in turn; the first that gets it is the mount source. */
-export async function placeBlob(ctx: BlobPlacement, blob: Blob, repositories: string[]): Promise<void> {
-  let holder: string | undefined;
+/**
+ * Puts the blob into each repository in turn; the first that gets it is the mount source.
+ * `mountFrom` names a repository of the same registry known to hold it already.
+ */
+export async function placeBlob(ctx: BlobPlacement, blob: Blob, repositories: string[], mountFrom?: string): Promise<void> {
+  let holder = mountFrom;
   for (const repository of repositories) {
     const action = await placeInRepository(ctx, blob, repository, holder);
     ctx.emit({ type: 'blob', action, kind: blob.kind, digest: blob.digest, size: blob.size, repository });

@@ -55,7 +55,8 @@ function compressor({ algorithm, level }: CompressionChoice): Transform {
   return algorithm === 'zstd' ? new CompressStream({ compressionLevel: level }) : createGzip({ level, chunkSize: zlibChunkSize });
 }
 
-class HashingPassThrough extends Transform {
+/** Passes bytes through, counting and hashing them. */
+export class HashingPassThrough extends Transform {
   private readonly hash = createHash('sha256');
   private result: Digest | undefined;
   bytes = 0;

@@ -9,6 +9,9 @@ import { isDigest } from './digest.js';
 export const dockerHub = 'docker.io';
 const dockerHubAliases = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
+/** The host serving the distribution API for a registry name: Docker Hub's is not docker.io itself. */
+export const apiHost = (registry: string): string => (dockerHubAliases.has(registry) ? 'registry-1.docker.io' : registry);
+
 export interface Reference {
   /** Registry host[:port] as written, `docker.io` when none was. */
   registry: string;
@@ -65,18 +68,18 @@ export interface TargetRegistry {
   namespace?: string;
 }
 
-export function parseTargetRegistry(text: string): TargetRegistry {
+export function parseTargetRegistry(text: string, option = '--registry'): TargetRegistry {
   const trimmed = text
     .trim()
     .replace(/^[a-z]+:\/\//i, '')
     .replace(/\/+$/, '');
   const [host, ...ns] = trimmed.split('/');
   if (!host || !/^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) {
-    throw new ReferenceError(`invalid --registry "${text}": expected HOST[:PORT][/NAMESPACE], e.g. registry.local:5000`);
+    throw new ReferenceError(`invalid ${option} "${text}": expected HOST[:PORT][/NAMESPACE], e.g. registry.local:5000`);
   }
   const namespace = ns.join('/') || undefined;
   if (namespace && !namespace.split('/').every((p) => componentPattern.test(p))) {
-    throw new ReferenceError(`invalid namespace "${namespace}" in --registry "${text}"`);
+    throw new ReferenceError(`invalid namespace "${namespace}" in ${option} "${text}"`);
   }
   return { host: host.toLowerCase(), namespace };
 }

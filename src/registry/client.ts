@@ -2,6 +2,7 @@
  * A small OCI distribution client over undici: blobs, manifests, auth and retries. It
  * knows the protocol and nothing about archives or plans.
  */
+import type { Readable } from 'node:stream';
 import { type Digest, sha256 } from '../oci/digest.js';
 import { manifestAccept } from '../oci/media-types.js';
 import { RegistryError } from './errors.js';
@@ -69,6 +70,23 @@ export class RegistryClient {
   async getBlob(repo: string, digest: Digest): Promise<Buffer> {
     const res = await this.transport.call({ method: 'GET', url: `/v2/${repo}/blobs/${digest}`, scopes: [pullScope(repo)], ok: [200] });
     return res.body;
+  }
+
+  /**
+   * The blob's bytes as a stream (consume or destroy it), for blobs too big to hold; with
+   * `range`, bytes [start, end) only, which the registry must serve as a partial answer (206).
+   */
+  async openBlob(repo: string, digest: Digest, range?: { start: number; end: number }): Promise<Readable> {
+    const url = `/v2/${repo}/blobs/${digest}`;
+    const res = await this.transport.call({
+      method: 'GET',
+      url,
+      scopes: [pullScope(repo)],
+      headers: range ? { range: `bytes=${range.start}-${range.end - 1}` } : undefined,
+      ok: [range ? 206 : 200],
+      stream: true,
+    });
+    return res.stream!;
   }
 
   /**

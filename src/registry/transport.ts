@@ -31,12 +31,15 @@ export interface Call {
   onBodyBytes?: (bytes: number) => void;
   /** Longest wait for the response headers once the body is sent, when longer than the default. */
   responseTimeoutMs?: number;
+  /** Hand the body of an `ok` answer back unread, as `stream` (blobs can be gigabytes). */
+  stream?: boolean;
 }
 
 export interface Response {
   status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  stream?: Readable;
 }
 
 export interface TransportOptions {
@@ -132,6 +135,9 @@ export class Transport {
       const location = headerText(res.headers.location);
       const reads = call.method === 'GET' || call.method === 'HEAD';
       if (!reads || !redirectStatuses.has(res.statusCode) || !location || hops >= maxRedirects) {
+        if (call.stream && call.ok.includes(res.statusCode)) {
+          return { status: res.statusCode, headers: res.headers, body: Buffer.alloc(0), stream: res.body };
+        }
         const body = call.method === 'HEAD' ? Buffer.alloc(0) : await readCapped(res.body, maxDocumentBytes);
         return { status: res.statusCode, headers: res.headers, body };
       }
