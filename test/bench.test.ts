@@ -6,7 +6,7 @@
 import { expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { ROW_LABELS } from '../scripts/lib/bench/report.js';
-import { run } from './helpers/tools.js';
+import { run, tempDir } from './helpers/tools.js';
 
 const benchScript = join(import.meta.dirname, '..', 'dist', 'scripts', 'bench.js');
 
@@ -24,9 +24,10 @@ function rowCells(stdout: string, label: string): string[] | undefined {
 }
 
 test('bench --only airlift,floor prints their rows and the targets', async () => {
-  const { code, stdout, stderr } = await run(process.execPath, [benchScript, '--scale', '2', '--only', 'airlift,floor'], {
-    timeoutMs: 90_000,
-  });
+  // A private TMPDIR keeps airlift's run dirs out of /tmp, which test/formats.test.ts watches.
+  const env = { TMPDIR: await tempDir('airlift-bench-test-') };
+  const args = [benchScript, '--scale', '2', '--only', 'airlift,floor'];
+  const { code, stdout, stderr } = await run(process.execPath, args, { env, timeoutMs: 90_000 });
   expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
 
   for (const label of [ROW_LABELS.floor, ROW_LABELS.airlift, ROW_LABELS['airlift-rerun'], ROW_LABELS['airlift-2x']]) {
