@@ -89,6 +89,8 @@ export function tempDir(prefix: string): Promise<string> {
 }
 
 export interface Daemon {
+  /** The daemon's process id (setpriv execs it, so this is the daemon itself), for resource readings. */
+  pid: number;
   /** Polls `probe` until it returns true. On timeout or early exit, kills the daemon and throws with its log. */
   waitUntil(probe: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL if still running after `graceMs`. No-op once exited. */
@@ -145,7 +147,7 @@ export function startDaemon(cmd: string, args: string[], logFile: string): Daemo
     await signal('SIGKILL');
     throw new Error(`${name} ${why}; its log ends with:\n${logTail(logFile)}`);
   };
-  return { waitUntil, stop, kill: () => signal('SIGKILL') };
+  return { pid: child.pid ?? 0, waitUntil, stop, kill: () => signal('SIGKILL') };
 }
 
 function collect(stream: NodeJS.ReadableStream | null): () => string {

@@ -1,0 +1,49 @@
+/**
+ * Smoke test of `npm run bench` (scripts/bench.ts) at a tiny scale: it runs end to end against
+ * real registries and prints the table with the airlift and floor rows. It times nothing itself:
+ * the figures are the benchmark's business, not a test's.
+ */
+import { expect, test } from '@jest/globals';
+import { join } from 'node:path';
+import { ROW_LABELS } from '../scripts/lib/bench/report.js';
+import { run, tempDir } from './helpers/tools.js';
+
+const benchScript = join(import.meta.dirname, '..', 'dist', 'scripts', 'bench.js');
+
+/** The cells of the Markdown table rows whose first cell is `label`. */
+function rowCells(stdout: string, label: string): string[] | undefined {
+  return stdout
+    .split('\n')
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    )
+    .find((cells) => cells[0] === label);
+}
+
+test('bench --only airlift,floor prints their rows and the targets', async () => {
+  // A private TMPDIR keeps airlift's run dirs out of /tmp, which test/formats.test.ts watches.
+  const env = { TMPDIR: await tempDir('airlift-bench-test-') };
+  const args = [benchScript, '--scale', '2', '--only', 'airlift,floor'];
+  const { code, stdout, stderr } = await run(process.execPath, args, { env, timeoutMs: 90_000 });
+  expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+
+  for (const label of [ROW_LABELS.floor, ROW_LABELS.airlift, ROW_LABELS['airlift-rerun'], ROW_LABELS['airlift-2x']]) {
+    const [, wallSeconds, peakRssMB] = rowCells(stdout, label) ?? [];
+    expect({ label, wallSeconds: Number(wallSeconds) > 0, peakRssMB: Number(peakRssMB) > 0 }).toEqual({
+      label,
+      wallSeconds: true,
+      peakRssMB: true,
+    });
+  }
+  // A number or n/a (when this airlift has no --compression flag), never missing.
+  expect(rowCells(stdout, ROW_LABELS['airlift-none'])).toBeDefined();
+  expect(rowCells(stdout, ROW_LABELS.skopeo)).toBeUndefined();
+  expect(rowCells(stdout, ROW_LABELS.docker)).toBeUndefined();
+
+  expect(rowCells(stdout, 'airlift ≤ 1.25× the compute floor')?.[1]).toMatch(/^\d+\.\d\d×$/);
+  expect(rowCells(stdout, 'airlift ≥ 5× faster than the docker script')?.slice(1)).toEqual(['n/a', 'n/a']);
+  expect(rowCells(stdout, 're-run on a loaded registry ≤ 1.5 s')?.[2]).toMatch(/^(PASS|FAIL)$/);
+});
