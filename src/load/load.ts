@@ -131,7 +131,23 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     registryWarnings.push(message);
     emit({ type: 'warning', message });
   };
+  // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const client = await registryClient(options, onWarning);
+  try {
+    return await planAndPublish(client, spoolDir, options, started, registryWarnings);
+  } finally {
+    await client.close();
+  }
+}
+
+async function planAndPublish(
+  client: RegistryClient,
+  spoolDir: string,
+  options: LoadOptions,
+  started: number,
+  registryWarnings: string[],
+): Promise<LoadResult> {
+  const emit = options.onEvent ?? (() => {});
   const plan = await planLoad(options, spoolDir, emit);
   const failures = [...plan.failures];
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
@@ -141,73 +157,66 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
     bytesUploaded,
     durationMs: Date.now() - started,
   });
-  if (plan.tags.length === 0 || (options.failFast && failures.length)) {
-    await client.close();
-    return result([], 0);
-  }
+  if (plan.tags.length === 0 || (options.failFast && failures.length)) return result([], 0);
   const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
-  try {
-    await client.ping();
-    emit({ type: 'phase', phase: 'uploading' });
-    const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
-    const concurrency = options.concurrency ?? 4;
-    const layerArchives = new Set([...plan.layers.values()].map((layer) => layer.archive));
-    const readTotal = plan.archives.filter((a) => layerArchives.has(a.path)).reduce((sum, a) => sum + a.fileSize, 0);
-    let read = 0;
-    const layers = await publishLayers(
-      {
-        ...placement,
-        cache,
-        known: await blobsAtTags(client, plan.tags, concurrency),
-        concurrency,
-        compression: compressionChoice(options.compression),
-        spoolDir,
-        onRawBytes: (n) => emit({ type: 'read', bytes: (read += n), total: readTotal }),
-      },
-      plan.archives,
-      plan.layers,
-    );
-    await cache.save().catch((err: Error) => emit({ type: 'warning', message: `cannot save the blob-info cache: ${err.message}` }));
-    emit({ type: 'phase', phase: 'verifying' });
-    const images: PublishedImage[] = [];
-    const fail = (target: string, err: unknown) => {
-      failures.push({ target, message: (err as Error).message });
-      emit({ type: 'failure', target, message: (err as Error).message });
-    };
-    // With --fail-fast a bad layer stops the run before any tag is touched.
-    if (options.failFast) {
-      for (const tag of plan.tags) {
-        try {
-          tagLayers(tag, layers);
-        } catch (err) {
-          fail(tag.targetName, err);
-          break;
-        }
+  await client.ping();
+  emit({ type: 'phase', phase: 'uploading' });
+  const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
+  const concurrency = options.concurrency ?? 4;
+  const layerArchives = new Set([...plan.layers.values()].map((layer) => layer.archive));
+  const readTotal = plan.archives.filter((a) => layerArchives.has(a.path)).reduce((sum, a) => sum + a.fileSize, 0);
+  let read = 0;
+  const layers = await publishLayers(
+    {
+      ...placement,
+      cache,
+      known: await blobsAtTags(client, plan.tags, concurrency),
+      concurrency,
+      compression: compressionChoice(options.compression),
+      spoolDir,
+      onRawBytes: (n) => emit({ type: 'read', bytes: (read += n), total: readTotal }),
+    },
+    plan.archives,
+    plan.layers,
+  );
+  await cache.save().catch((err: Error) => emit({ type: 'warning', message: `cannot save the blob-info cache: ${err.message}` }));
+  emit({ type: 'phase', phase: 'verifying' });
+  const images: PublishedImage[] = [];
+  const fail = (target: string, err: unknown) => {
+    failures.push({ target, message: (err as Error).message });
+    emit({ type: 'failure', target, message: (err as Error).message });
+  };
+  // With --fail-fast a bad layer stops the run before any tag is touched.
+  if (options.failFast) {
+    for (const tag of plan.tags) {
+      try {
+        tagLayers(tag, layers);
+      } catch (err) {
+        fail(tag.targetName, err);
+        break;
       }
     }
-    const perTag = limiter(concurrency);
-    await Promise.all(
-      plan.tags.map((tag) =>
-        perTag(async () => {
-          if (options.failFast && failures.length) {
-            if (!failures.some((f) => f.target === tag.targetName)) {
-              fail(tag.targetName, new Error('not attempted: --fail-fast stopped the run at the first failure'));
-            }
-            return;
-          }
-          try {
-            images.push(
-              await publishTag(placement, tag, layers, { replace: options.replace, format: options.format, archTags: options.archTags }),
-            );
-          } catch (err) {
-            fail(tag.targetName, err);
-          }
-        }),
-      ),
-    );
-    return result(images, bytesUploaded);
-  } finally {
-    await client.close();
   }
+  const perTag = limiter(concurrency);
+  await Promise.all(
+    plan.tags.map((tag) =>
+      perTag(async () => {
+        if (options.failFast && failures.length) {
+          if (!failures.some((f) => f.target === tag.targetName)) {
+            fail(tag.targetName, new Error('not attempted: --fail-fast stopped the run at the first failure'));
+          }
+          return;
+        }
+        try {
+          images.push(
+            await publishTag(placement, tag, layers, { replace: options.replace, format: options.format, archTags: options.archTags }),
+          );
+        } catch (err) {
+          fail(tag.targetName, err);
+        }
+      }),
+    ),
+  );
+  return result(images, bytesUploaded);
 }
