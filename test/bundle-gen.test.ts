@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import tar from 'tar-stream';
-import type { Header } from 'tar-stream';
 import { archName, K3S_PLATFORMS, writeK3sFixtures, writeLegacyBundle } from '../scripts/lib/bundle-gen.js';
+import { readTar, type TarFile } from './helpers/tar.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -19,11 +18,6 @@ const COREDNS = 'rancher/mirrored-coredns-coredns:1.10.1';
 const LOCAL_PATH = 'rancher/local-path-provisioner:v0.0.24';
 const HELM = 'rancher/klipper-helm:v0.8.0-build20230510';
 const TRAEFIK = 'rancher/mirrored-library-traefik:2.9.10';
-
-interface TarFile {
-  header: Header;
-  data: Buffer;
-}
 
 interface ManifestEntry {
   Config: string;
@@ -41,18 +35,6 @@ interface Bundle {
   names: string[];
   files: Map<string, TarFile>;
   manifest: ManifestEntry[];
-}
-
-async function readTar(data: Buffer): Promise<TarFile[]> {
-  const extract = tar.extract();
-  extract.end(data);
-  const files: TarFile[] = [];
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    files.push({ header: entry.header, data: Buffer.concat(chunks) });
-  }
-  return files;
 }
 
 async function loadBundle(file: string): Promise<Bundle> {

@@ -9,19 +9,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { K3S_BUSYBOX, K3S_PAUSE, K3S_TRAEFIK, k3sLikeUpstream, planUpstream, type UpstreamPlan } from '../scripts/lib/oci-gen.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
+import type { LoadJson } from './helpers/seed.js';
 import { run, runAirlift, skopeo, tempDir } from './helpers/tools.js';
 
 const fixture = (name: string) => join(import.meta.dirname, '..', 'fixtures', name);
 const ctrBundles = ['amd64', 'arm64', 'arm'].map((arch) => fixture(`ctr-airgap-images-${arch}.tar`));
-
-interface LoadJson {
-  images: Array<{
-    target: string;
-    indexDigest: string;
-    platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
-  }>;
-  bytesUploaded: number;
-}
 
 let registry: Registry;
 let upstream: UpstreamPlan;

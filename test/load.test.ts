@@ -7,31 +7,12 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../src/oci/digest.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
+import { fixtureBundles, type LoadJson, seededImages } from './helpers/seed.js';
 import { run as runCommand, runAirlift, skopeo, tempDir } from './helpers/tools.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
-const bundles = ['amd64', 'arm64', 'arm'].map((arch) => join(fixtures, `k3s-airgap-images-${arch}.tar.gz`));
-const images = [
-  'rancher/klipper-helm:v0.8.0-build20230510',
-  'rancher/klipper-lb:v0.4.4',
-  'rancher/local-path-provisioner:v0.0.24',
-  'rancher/mirrored-coredns-coredns:1.10.1',
-  'rancher/mirrored-library-busybox:1.36.1',
-  'rancher/mirrored-library-traefik:2.9.10',
-  'rancher/mirrored-metrics-server:v0.6.3',
-  'rancher/mirrored-pause:3.6',
-];
-
-interface LoadJson {
-  images: Array<{
-    target: string;
-    indexDigest: string;
-    sources: unknown[];
-    platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
-  }>;
-  bytesUploaded: number;
-  durationMs: number;
-}
+const bundles = fixtureBundles;
+const images = seededImages;
 
 let registry: Registry;
 let cacheHome: string;

@@ -9,8 +9,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import tar from 'tar-stream';
-import type { Header } from 'tar-stream';
 import { k3sLikeImages, writeLegacyBundle } from '../scripts/lib/bundle-gen.js';
 import type { Platform } from '../scripts/lib/bundle-gen.js';
 import {
@@ -26,13 +24,9 @@ import {
   writeOciFixtures,
 } from '../scripts/lib/oci-gen.js';
 import type { UpstreamChild, UpstreamImage, UpstreamPlan } from '../scripts/lib/oci-gen.js';
+import { readTar, type TarFile } from './helpers/tar.js';
 
 const execFileAsync = promisify(execFile);
-
-interface TarFile {
-  header: Header;
-  data: Buffer;
-}
 
 interface Bundle {
   names: string[];
@@ -51,18 +45,6 @@ interface ManifestJsonItem {
   Config: string;
   RepoTags: string[];
   Layers: string[];
-}
-
-async function readTar(data: Buffer): Promise<TarFile[]> {
-  const extract = tar.extract();
-  extract.end(data);
-  const files: TarFile[] = [];
-  for await (const entry of extract) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    files.push({ header: entry.header, data: Buffer.concat(chunks) });
-  }
-  return files;
 }
 
 async function loadBundle(file: string): Promise<Bundle> {

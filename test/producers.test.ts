@@ -10,20 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Containerd, startContainerd } from './helpers/containerd.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
+import type { LoadJson } from './helpers/seed.js';
 import { has, runAirlift, runOrThrow, skopeo, tempDir } from './helpers/tools.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
 const legacyBundles = ['amd64', 'arm64', 'arm'].map((arch) => join(fixtures, `k3s-airgap-images-${arch}.tar.gz`));
 const platforms = ['linux/amd64', 'linux/arm64', 'linux/arm/v7'];
 const pause = 'rancher/mirrored-pause:3.6';
-
-interface LoadJson {
-  images: Array<{
-    target: string;
-    indexDigest: string;
-    platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
-  }>;
-}
 
 let registry: Registry;
 let dir: string;

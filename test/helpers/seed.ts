@@ -22,6 +22,18 @@ export const seededImages = [
   'rancher/mirrored-pause:3.6',
 ];
 
+/** What `airlift load --json` prints, as far as tests read it. */
+export interface LoadJson {
+  images: Array<{
+    target: string;
+    indexDigest: string;
+    sources: unknown[];
+    platforms: Array<{ platform: string; manifestDigest: string; configDigest: string }>;
+  }>;
+  bytesUploaded: number;
+  durationMs: number;
+}
+
 /** Three that cover the shapes: a shared base layer (klipper-lb, traefik), a repeated empty layer (traefik), one layer (pause). */
 export const someSeededImages = ['rancher/klipper-lb:v0.4.4', 'rancher/mirrored-library-traefik:2.9.10', 'rancher/mirrored-pause:3.6'];
 
