@@ -54,18 +54,20 @@ export function buildReport(outcomes: Partial<Record<RowId, Outcome>>, context: 
     return outcome && 'measurement' in outcome ? outcome.measurement : undefined;
   };
   const airlift = measured('airlift');
-  const ratio = (id: RowId, of: (row: Measurement, airlift: Measurement) => number): number | undefined => {
+  // Figures are rounded as they are shown, so that a PASS or FAIL agrees with the printed number.
+  const ratio = (id: RowId, of: (row: Measurement, airlift: Measurement) => number, digits = 2): number | undefined => {
     const row = measured(id);
-    return row && airlift ? of(row, airlift) : undefined;
+    return row && airlift ? round(of(row, airlift), digits) : undefined;
   };
   const overFloor = ratio('floor', (floor, a) => a.wallMs / floor.wallMs);
   const fasterThanSkopeo = ratio('skopeo', (peer, a) => peer.wallMs / a.wallMs);
   const fasterThanDocker = ratio('docker', (peer, a) => peer.wallMs / a.wallMs);
-  const rssGrowth = ratio('airlift-2x', (twice, a) => twice.peakRssKiB / a.peakRssKiB - 1);
+  const rssGrowth = ratio('airlift-2x', (twice, a) => twice.peakRssKiB / a.peakRssKiB - 1, 3);
   const airliftRows: RowId[] = ['airlift', 'airlift-rerun', 'airlift-none', 'airlift-2x'];
   const airliftPeaks = airliftRows.flatMap((id) => measured(id)?.peakRssKiB ?? []);
-  const peakRssMB = airliftPeaks.length ? megabytes(Math.max(...airliftPeaks) * 1024) : undefined;
-  const rerunSeconds = measured('airlift-rerun') && measured('airlift-rerun')!.wallMs / 1000;
+  const peakRssMB = airliftPeaks.length ? round(megabytes(Math.max(...airliftPeaks) * 1024), 0) : undefined;
+  const rerun = measured('airlift-rerun');
+  const rerunSeconds = rerun && round(rerun.wallMs / 1000, 2);
 
   const comparisons: Partial<Record<RowId, string | undefined>> = {
     floor: overFloor !== undefined ? `airlift takes ${times(overFloor)} the floor` : undefined,
@@ -99,6 +101,10 @@ export function buildReport(outcomes: Partial<Record<RowId, Outcome>>, context: 
     target('peak RSS on bundles ×2 within +10% of ×1', rssGrowth, percent, (v) => v <= 0.1),
   ];
   return { ...context, rows, targets };
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
 }
 
 function times(ratio: number): string {
