@@ -40,9 +40,9 @@ export async function readPassword(args: { 'password-stdin'?: boolean }): Promis
 }
 
 /** The images named by --image-list and on the command line, in that order. */
-export async function imagesFrom(imageList: string | undefined, refs: string[] | undefined): Promise<Reference[]> {
+export async function imagesFrom(imageList: string | undefined, refs: string[] | undefined, purpose = ''): Promise<Reference[]> {
   const named = (refs ?? []).map(parseReference);
   const listed = imageList ? await readImageList(imageList) : [];
-  if (listed.length + named.length === 0) throw new UsageError('name the images: REF… or --image-list FILE');
+  if (listed.length + named.length === 0) throw new UsageError(`name the images${purpose && ` to ${purpose}`}: REF… or --image-list FILE`);
   return [...listed, ...named];
 }

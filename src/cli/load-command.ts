@@ -7,14 +7,22 @@ import { load, type LoadOptions, type LoadResult } from '../load/load.js';
 import { PlanError } from '../load/plan.js';
 import { declaredArchs, type PlatformSource } from '../load/platform-check.js';
 import { shortDigest } from '../oci/digest.js';
-import { parsePlatform, type Platform } from '../oci/platform.js';
+import type { Platform } from '../oci/platform.js';
 import { parseReference } from '../oci/reference.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createRenderer } from '../progress/renderer.js';
 import { ExitCode, exitCodesEpilog, UsageError } from './errors.js';
 import { archiveArgument, readImageList } from './input.js';
+import { platformList } from './platforms.js';
 import { registriesYaml } from './k3s-registries-command.js';
-import { commaList, connectionOptions, type ConnectionArgs, connectionSettings, outputOptions, type OutputArgs } from './options.js';
+import {
+  concurrencyOption,
+  connectionOptions,
+  type ConnectionArgs,
+  connectionSettings,
+  outputOptions,
+  type OutputArgs,
+} from './options.js';
 
 interface LoadArgs extends ConnectionArgs, OutputArgs {
   archives: string[];
@@ -60,7 +68,7 @@ export const loadCommand = {
       .option('platform', {
         type: 'string',
         describe: 'load only these platforms, e.g. linux/arm64,linux/arm/v7 (repeatable or comma-separated)',
-        coerce: platformList,
+        coerce: platformList('--platform'),
       })
       .option('arch-tags', { type: 'boolean', describe: 'also push <tag>-<arch> per-platform tags (3.1-amd64, 3.1-arm64, 3.1-arm)' })
       .option('dry-run', { type: 'boolean', describe: 'print the plan and what the registry already has; write nothing' })
@@ -68,7 +76,7 @@ export const loadCommand = {
         type: 'string',
         describe: 'after a successful load, write a k3s / RKE2 registries.yaml for the registry to this file',
       })
-      .option('concurrency', { type: 'number', default: 4, describe: 'parallel uploads and registry requests' })
+      .option('concurrency', concurrencyOption('parallel uploads and registry requests'))
       .option('compression', {
         choices: ['gzip', 'zstd', 'none'] as const,
         default: 'gzip' as const,
@@ -103,20 +111,7 @@ export const loadCommand = {
   },
 };
 
-function platformList(value: string | string[]): Platform[] {
-  const platforms = commaList(value).map((text) => {
-    try {
-      return parsePlatform(text);
-    } catch (err) {
-      throw new UsageError(`--platform: ${(err as Error).message}`);
-    }
-  });
-  if (!platforms.length) throw new UsageError('--platform needs a platform, e.g. --platform linux/arm64,linux/arm/v7');
-  return platforms;
-}
-
 async function runLoad(args: LoadArgs): Promise<number> {
-  if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
   const level = args['compression-level'];
   const [lowest, highest] = levelRanges[args.compression];
   if (level !== undefined && args.compression === 'none') throw new UsageError('--compression-level does not apply to --compression none');

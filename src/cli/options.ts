@@ -64,6 +64,18 @@ export const commaList = (value: string | string[]): string[] =>
     .map((value) => value.trim())
     .filter(Boolean);
 
+/** `--concurrency`, checked as it is parsed: a whole number ≥ 1. */
+export const concurrencyOption = (describe: string) =>
+  ({
+    type: 'number',
+    default: 4,
+    describe,
+    coerce: (value: number) => {
+      if (!Number.isInteger(value) || value < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
+      return value;
+    },
+  }) as const;
+
 /** A repeated option counts once, the last time, as in most CLIs. */
 const lastValue = (value: string | string[]): string => (Array.isArray(value) ? value[value.length - 1]! : value);
 

@@ -6,14 +6,15 @@ import type { BundleCompression } from '../save/compression.js';
 import { defaultBundlePrefix, save, type SaveResult } from '../save/save.js';
 import { UsageError } from './errors.js';
 import { imagesFrom } from './input.js';
-import { connectionSettings, outputOptions, type OutputArgs, type RegistryFlags, registryOptions } from './options.js';
-import { parsePlatformArgs, repeatable } from './platforms.js';
+import { concurrencyOption, connectionSettings, outputOptions, type OutputArgs, type RegistryFlags, registryOptions } from './options.js';
+import type { Platform } from '../oci/platform.js';
+import { platformList } from './platforms.js';
 
 interface SaveArgs extends OutputArgs, RegistryFlags {
   from: string;
   refs?: string[];
   'image-list'?: string;
-  platform: string[];
+  platform: Platform[];
   out: string;
   name: string;
   compression: BundleCompression;
@@ -32,7 +33,7 @@ export const saveCommand = {
       .option('image-list', { type: 'string', describe: 'file with the images to save (one ref per line, # comments)' })
       .option('platform', {
         type: 'string',
-        coerce: repeatable,
+        coerce: platformList('--platform'),
         demandOption: true,
         describe: 'platforms to save (repeat or comma-separate); one bundle per architecture',
       })
@@ -42,7 +43,7 @@ export const saveCommand = {
       .option('legacy', { type: 'boolean', describe: 'classic docker save layout with uncompressed layers, for Docker < 25' })
       .option('multi-arch', { type: 'boolean', describe: 'one OCI archive with every platform and the index' })
       .conflicts('legacy', 'multi-arch')
-      .option('concurrency', { type: 'number', default: 4, describe: 'parallel registry requests and downloads' })
+      .option('concurrency', concurrencyOption('parallel registry requests and downloads'))
       .example(
         '$0 save --from registry.local:5000 --image-list k3s-images.txt --platform linux/amd64,linux/arm64,linux/arm/v7 --out kit --name k3s-airgap-images',
         'k3s-airgap-images-{amd64,arm64,arm}.tar.gz + SHA256SUMS',
@@ -57,8 +58,7 @@ export const saveCommand = {
 };
 
 async function runSave(args: SaveArgs): Promise<number> {
-  if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
-  const platforms = parsePlatformArgs(args.platform);
+  const platforms = args.platform ?? [];
   if (platforms.length === 0) throw new UsageError('name at least one --platform, e.g. --platform linux/amd64');
   const images = await imagesFrom(args['image-list'], args.refs);
   const connection = await connectionSettings({ ...args, registry: args.from });

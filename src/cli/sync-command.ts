@@ -3,9 +3,10 @@ import type { Argv } from 'yargs';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createTransferRenderer } from '../progress/transfer-renderer.js';
 import { sync, type SyncResult } from '../sync/sync.js';
-import { ExitCode, UsageError } from './errors.js';
+import { ExitCode } from './errors.js';
 import { imagesFrom } from './input.js';
 import {
+  concurrencyOption,
   connectionSettingsOf,
   outputOptions,
   type OutputArgs,
@@ -13,14 +14,15 @@ import {
   registryFlagValues,
   registryOptions,
 } from './options.js';
-import { parsePlatformArgs, repeatable } from './platforms.js';
+import type { Platform } from '../oci/platform.js';
+import { platformList } from './platforms.js';
 
 interface SyncArgs extends OutputArgs, PrefixedRegistryFlags<'src-'>, PrefixedRegistryFlags<'dest-'> {
   from: string;
   to: string;
   refs?: string[];
   'image-list'?: string;
-  platform?: string[];
+  platform?: Platform[];
   concurrency: number;
 }
 
@@ -35,10 +37,10 @@ export const syncCommand = {
       .option('image-list', { type: 'string', describe: 'file with the images to copy (one ref per line, # comments)' })
       .option('platform', {
         type: 'string',
-        coerce: repeatable,
+        coerce: platformList('--platform'),
         describe: 'copy only these platforms (repeat or comma-separate: linux/amd64,linux/arm64); default all',
       })
-      .option('concurrency', { type: 'number', default: 4, describe: 'images and blob transfers in parallel' })
+      .option('concurrency', concurrencyOption('images and blob transfers in parallel'))
       .example('$0 sync --from docker.io --to registry.local:5000 --image-list k3s-images.txt', 'mirror every platform')
       .example(
         '$0 sync --from mirror:5000 --to 127.0.0.1:5000/k3s --dest-plain-http --platform linux/amd64 --platform linux/arm64 rancher/mirrored-pause:3.6',
@@ -50,7 +52,6 @@ export const syncCommand = {
 };
 
 async function runSync(args: SyncArgs): Promise<number> {
-  if (!Number.isInteger(args.concurrency) || args.concurrency < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');
   const images = await imagesFrom(args['image-list'], args.refs);
   const [source, destination] = await connectionSettingsOf([
     { flags: registryFlagValues(args, 'src-'), prefix: 'src-' },
@@ -65,7 +66,7 @@ async function runSync(args: SyncArgs): Promise<number> {
       source,
       destination,
       images,
-      platforms: parsePlatformArgs(args.platform),
+      platforms: args.platform ?? [],
       concurrency: args.concurrency,
       onEvent: (event) => renderer.onEvent(event),
     });

@@ -2,16 +2,16 @@
 import type { Argv } from 'yargs';
 import { verify, type VerifyResult } from '../load/verify-tags.js';
 import { shortDigest } from '../oci/digest.js';
-import { parsePlatform } from '../oci/platform.js';
-import { parseReference } from '../oci/reference.js';
-import { ExitCode, UsageError } from './errors.js';
-import { readImageList } from './input.js';
+import type { Platform } from '../oci/platform.js';
+import { ExitCode } from './errors.js';
+import { imagesFrom } from './input.js';
+import { platformList } from './platforms.js';
 import { connectionOptions, type ConnectionArgs, connectionSettings, outputOptions, type OutputArgs } from './options.js';
 
 interface VerifyArgs extends ConnectionArgs, OutputArgs {
   refs?: string[];
   'image-list'?: string;
-  platforms?: string;
+  platforms?: Platform[];
 }
 
 export const verifyCommand = {
@@ -23,6 +23,7 @@ export const verifyCommand = {
       .option('image-list', { type: 'string', describe: 'verify the images listed in this file (one ref per line, # comments)' })
       .option('platforms', {
         type: 'string',
+        coerce: platformList('--platforms'),
         describe: 'comma-separated platforms every index must hold exactly, e.g. linux/amd64,linux/arm64,linux/arm/v7',
       })
       .example(
@@ -36,16 +37,8 @@ export const verifyCommand = {
 };
 
 async function runVerify(args: VerifyArgs): Promise<number> {
-  const images = [...(args['image-list'] ? await readImageList(args['image-list']) : []), ...(args.refs ?? []).map(parseReference)];
-  if (images.length === 0) throw new UsageError('name the images to verify: REF… or --image-list FILE');
-  const platforms = args.platforms?.split(',').map((p) => {
-    try {
-      return parsePlatform(p);
-    } catch (err) {
-      throw new UsageError(`--platforms: ${(err as Error).message}`);
-    }
-  });
-  const result = await verify({ ...(await connectionSettings(args)), registry: args.registry, images, platforms });
+  const images = await imagesFrom(args['image-list'], args.refs, 'verify');
+  const result = await verify({ ...(await connectionSettings(args)), registry: args.registry, images, platforms: args.platforms });
   process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : table(result, args.quiet));
   return result.ok ? ExitCode.ok : ExitCode.failed;
 }
