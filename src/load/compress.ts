@@ -9,11 +9,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { CompressStream } from 'zstd-napi';
-import { zlibChunkSize } from '../archive/open.js';
 import type { Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
+import { BlockGzip } from './block-gzip.js';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
@@ -52,7 +51,7 @@ export async function spoolBlob(input: Readable, file: string, compression?: Com
 }
 
 function compressor({ algorithm, level }: CompressionChoice): Transform {
-  return algorithm === 'zstd' ? new CompressStream({ compressionLevel: level }) : createGzip({ level, chunkSize: zlibChunkSize });
+  return algorithm === 'zstd' ? new CompressStream({ compressionLevel: level }) : new BlockGzip(level);
 }
 
 /** Passes bytes through, counting and hashing them. */

@@ -7,16 +7,15 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { readEntries } from '../archive/entries.js';
 import type { ScannedArchive } from '../archive/model.js';
 import { type Digest, digestHex, shortDigest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { BlobInfoCache } from './blob-cache.js';
 import { type BlobPlacement, mountKnownBlob, placeBlob } from './blobs.js';
-import { type CompressionChoice, layerMediaType, spoolBlob } from './compress.js';
+import { type CompressionChoice, layerMediaType, type SpooledBlob } from './compress.js';
 import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
+import { spoolArchive } from './spool-archive.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
@@ -63,18 +62,21 @@ export async function publishLayers(
     archives.map(async (archive) => {
       const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.source.entry, l]));
       if (byEntry.size === 0) return;
+      const jobs = [...byEntry.values()].map((layer) => ({
+        entry: layer.source.entry,
+        file: join(ctx.spoolDir, digestHex(layer.key)),
+        compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
+      }));
       try {
-        await readEntries(
-          archive,
-          archive.compression,
-          new Set(byEntry.keys()),
-          async (entry, body) => {
+        await spoolArchive(
+          { source: archive, compression: archive.compression, jobs },
+          async (entry, blob) => {
             const layer = byEntry.get(entry)!;
-            const spooled = await spoolLayer(ctx, archive.path, layer, body);
+            const spooled = await checkSpooled(ctx, archive.path, layer, blob);
             if ('error' in spooled) return settle(layer, spooled);
             // Uploads go on while the archive is read further, but a slow registry holds the
             // reading back, so spooled layers waiting for upload stay few.
-            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, spooled.file, settle)).finally(() =>
+            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, blob.file, settle)).finally(() =>
               pending.delete(upload),
             );
             pending.add(upload);
@@ -110,24 +112,22 @@ export function knownDescriptor(
   return cached && { mediaType, ...cached };
 }
 
-/** Reads one layer into a spool file, compressing tars, and checks what was read. */
-async function spoolLayer(
+/** Checks a spooled layer against what the archive's metadata says it is, and remembers its compressed digest. */
+async function checkSpooled(
   ctx: LayerContext,
   archive: string,
   layer: LayerPlan,
-  body: Readable,
-): Promise<{ descriptor: Descriptor; file: string } | { error: string }> {
+  blob: SpooledBlob,
+): Promise<{ descriptor: Descriptor } | { error: string }> {
   const { source } = layer;
-  const file = join(ctx.spoolDir, digestHex(layer.key));
-  const blob = await spoolBlob(body, file, source.kind === 'tar' ? ctx.compression : undefined);
   const expected = source.kind === 'tar' ? source.diffID : source.descriptor.digest;
   if (blob.inputDigest !== expected || (source.kind === 'blob' && blob.size !== source.descriptor.size)) {
-    await rm(file, { force: true });
+    await rm(blob.file, { force: true });
     return { error: corruptLayer(archive, source.entry, expected, blob.inputDigest, source.kind) };
   }
-  if (source.kind === 'blob') return { descriptor: source.descriptor, file };
+  if (source.kind === 'blob') return { descriptor: source.descriptor };
   ctx.cache.set(source.diffID, cacheKey(ctx.compression), { digest: blob.digest, size: blob.size });
-  return { descriptor: { mediaType: layerMediaType[ctx.compression.algorithm], digest: blob.digest, size: blob.size }, file };
+  return { descriptor: { mediaType: layerMediaType[ctx.compression.algorithm], digest: blob.digest, size: blob.size } };
 }
 
 async function uploadSpooled(ctx: LayerContext, layer: LayerPlan, descriptor: Descriptor, file: string, settle: Settle): Promise<void> {
