@@ -11,6 +11,7 @@ import { ArchiveError } from './errors.js';
 import type { ScannedArchive } from './model.js';
 import type { ArchiveSource } from './open.js';
 import { readArchive } from './read.js';
+import type { Scanner } from './scan.js';
 import { ScanCache } from './scan-cache.js';
 
 export interface ReadProgress {
@@ -21,12 +22,19 @@ export interface ReadProgress {
   onUnreadable?(err: ArchiveError): void;
 }
 
+export interface ReadOptions {
+  /** What earlier runs found in the same files. */
+  cache?: ScanCache;
+  /** How an archive not in the cache is scanned. */
+  scan?: Scanner;
+  stdin?: Readable;
+}
+
 export async function readArchives(
   paths: string[],
   workDir: string,
   progress: ReadProgress,
-  cache = new ScanCache(null),
-  stdin: Readable = process.stdin,
+  { cache = new ScanCache(null), scan, stdin = process.stdin }: ReadOptions = {},
 ): Promise<ScannedArchive[]> {
   const sources = await resolveSources(paths, workDir, progress, stdin);
   const cached = await Promise.all(sources.map((source) => cache.get(source)));
@@ -38,7 +46,7 @@ export async function readArchives(
     sources.map(async (source, i) => {
       if (cached[i]) return cached[i];
       try {
-        const archive = await readArchive(source, (n) => progress.onRead((read += n), total));
+        const archive = await readArchive(source, (n) => progress.onRead((read += n), total), scan);
         await cache.set(source, archive).catch((err: Error) => progress.onNotice(`cannot cache what ${source.path} holds: ${err.message}`));
         return archive;
       } catch (err) {

@@ -4,7 +4,7 @@ import { isDockerSave, readDockerSave } from './formats/docker-save.js';
 import { isOciLayout, readOciLayout } from './formats/oci-layout.js';
 import type { ScannedArchive } from './model.js';
 import type { ArchiveSource } from './open.js';
-import { type ArchiveContents, scanArchive } from './scan.js';
+import { type ArchiveContents, scanArchive, type Scanner } from './scan.js';
 import { resolveLink } from './tar.js';
 
 /** OCI layouts first: Docker ≥ 25 and ctr write a `manifest.json` too, but it names only one platform per image. */
@@ -17,9 +17,13 @@ function formatOf(contents: ArchiveContents): 'oci-layout' | 'docker-save' {
   );
 }
 
-export async function readArchive(source: ArchiveSource, onRawBytes?: (n: number) => void): Promise<ScannedArchive> {
+export async function readArchive(
+  source: ArchiveSource,
+  onRawBytes?: (n: number) => void,
+  scan: Scanner = scanArchive,
+): Promise<ScannedArchive> {
   const { path, file } = source;
-  const contents = await scanArchive(source, onRawBytes);
+  const contents = await scan(source, onRawBytes);
   const warnings = [
     ...contents.unsafeNames.map((name) => `${path}: ignoring entry ${JSON.stringify(name)}: its name leaves the archive`),
     ...linksLeaving(contents).map(

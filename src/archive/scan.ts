@@ -28,6 +28,9 @@ export interface ArchiveContents extends ArchiveSource {
   unsafeNames: string[];
 }
 
+/** Scans an archive: `scanArchive` here, or the same in a worker thread. */
+export type Scanner = (source: ArchiveSource, onRawBytes?: (n: number) => void) => Promise<ArchiveContents>;
+
 export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number) => void): Promise<ArchiveContents> {
   const { path, file } = source;
   const compression = await detectCompression(source);

@@ -35,7 +35,7 @@ export class BlockGzip extends Transform {
   private readonly pieces: Buffer[] = [];
   private buffered = 0;
   private readonly compressing: Array<Promise<Buffer[]>> = [];
-  private dictionary: Buffer | undefined;
+  private previous: Buffer[] = [];
   private crc = 0;
   private size = 0;
 
@@ -69,22 +69,26 @@ export class BlockGzip extends Transform {
     }
   }
 
-  private takeBlock(length: number): Buffer {
-    const whole = this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces);
-    const block = whole.subarray(0, length);
-    this.pieces.length = 0;
-    if (whole.length > length) this.pieces.push(whole.subarray(length));
+  /** The next `length` bytes, as the pieces they arrived in (the last one cut), without copying. */
+  private takeBlock(length: number): Buffer[] {
+    const block: Buffer[] = [];
+    for (let left = length; left > 0;) {
+      const piece = this.pieces.shift()!;
+      if (piece.length > left) this.pieces.unshift(piece.subarray(left));
+      block.push(piece.subarray(0, left));
+      left -= Math.min(left, piece.length);
+    }
     this.buffered -= length;
     return block;
   }
 
-  private startBlock(block: Buffer): void {
-    this.crc = crc32(block, this.crc);
-    this.size += block.length;
-    const compressed = compressBlock(block, this.level, this.dictionary);
+  private startBlock(block: Buffer[]): void {
+    for (const piece of block) this.crc = crc32(piece, this.crc);
+    this.size += block.reduce((sum, piece) => sum + piece.length, 0);
+    const compressed = looksRandom(block) ? Promise.resolve(storedBlocks(block)) : deflateBlock(block, this.level, this.previous);
     compressed.catch(() => {}); // awaited in order by emitCompressed; not an unhandled rejection meanwhile
     this.compressing.push(compressed);
-    this.dictionary = block.subarray(Math.max(0, block.length - WINDOW_SIZE));
+    this.previous = block;
   }
 
   /** Pushes finished blocks, in order, until at most `keep` are still being compressed. */
@@ -95,34 +99,57 @@ export class BlockGzip extends Transform {
   }
 }
 
-function compressBlock(block: Buffer, level: number, dictionary: Buffer | undefined): Promise<Buffer[]> {
-  if (looksRandom(block)) return Promise.resolve(storedBlocks(block));
+/** Deflates the block primed with the last 32 KiB of the previous one. */
+function deflateBlock(block: Buffer[], level: number, previous: Buffer[]): Promise<Buffer[]> {
   // A sync flush ends the block's output on a byte boundary with no final bit: blocks concatenate.
   const options: ZlibOptions = { level, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: 256 * 1024 };
-  return deflateRawAsync(block, dictionary ? { ...options, dictionary } : options).then((deflated) => [deflated]);
+  const tail: Buffer[] = [];
+  for (let i = previous.length - 1, kept = 0; i >= 0 && kept < WINDOW_SIZE; i--) {
+    tail.unshift(previous[i].subarray(Math.max(0, previous[i].length - (WINDOW_SIZE - kept))));
+    kept += tail[0].length;
+  }
+  if (tail.length) options.dictionary = Buffer.concat(tail);
+  return deflateRawAsync(Buffer.concat(block), options).then((deflated) => [deflated]);
 }
 
 /** The block as deflate stored blocks: a 5-byte header (not final, stored, length, its complement) per ≤ 64 KiB. */
-function storedBlocks(block: Buffer): Buffer[] {
+function storedBlocks(block: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
-  for (let offset = 0; offset < block.length; offset += MAX_STORED) {
-    const length = Math.min(MAX_STORED, block.length - offset);
+  const pieces = [...block];
+  while (pieces.length) {
     const header = Buffer.alloc(5);
+    out.push(header);
+    let length = 0;
+    while (pieces.length && length < MAX_STORED) {
+      const piece = pieces.shift()!;
+      const take = Math.min(piece.length, MAX_STORED - length);
+      if (take < piece.length) pieces.unshift(piece.subarray(take));
+      out.push(piece.subarray(0, take));
+      length += take;
+    }
     header.writeUInt16LE(length, 1);
     header.writeUInt16LE(~length & 0xffff, 3);
-    out.push(header, block.subarray(offset, offset + length));
   }
   return out;
 }
 
 /** Whether the byte entropy of evenly spaced samples of the block says deflate would not shrink it. */
-export function looksRandom(block: Buffer): boolean {
-  if (block.length < SAMPLE_WINDOWS * SAMPLE_WINDOW_SIZE) return false;
+export function looksRandom(block: Buffer[]): boolean {
+  const length = block.reduce((sum, piece) => sum + piece.length, 0);
+  if (length < SAMPLE_WINDOWS * SAMPLE_WINDOW_SIZE) return false;
   const counts = new Uint32Array(256);
-  const stride = Math.floor(block.length / SAMPLE_WINDOWS);
+  const stride = Math.floor(length / SAMPLE_WINDOWS);
+  let piece = 0;
+  let pieceStart = 0;
   for (let window = 0; window < SAMPLE_WINDOWS; window++) {
-    const start = window * stride;
-    for (let i = start; i < start + SAMPLE_WINDOW_SIZE; i++) counts[block[i]]++;
+    const end = window * stride + SAMPLE_WINDOW_SIZE;
+    for (let at = window * stride; at < end;) {
+      while (pieceStart + block[piece].length <= at) pieceStart += block[piece++].length;
+      const bytes = block[piece];
+      const stop = Math.min(bytes.length, end - pieceStart);
+      for (let i = at - pieceStart; i < stop; i++) counts[bytes[i]]++;
+      at = pieceStart + stop;
+    }
   }
   const total = SAMPLE_WINDOWS * SAMPLE_WINDOW_SIZE;
   let bits = 0;

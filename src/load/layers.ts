@@ -15,7 +15,7 @@ import { type BlobPlacement, mountKnownBlob, placeBlob } from './blobs.js';
 import { type CompressionChoice, layerMediaType, type SpooledBlob } from './compress.js';
 import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
-import { spoolArchive } from './spool-archive.js';
+import { spoolInWorker } from './archive-reader.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
@@ -24,13 +24,16 @@ export interface LayerContext extends BlobPlacement {
   compression: CompressionChoice;
   concurrency: number;
   spoolDir: string;
-  /** Archive bytes read by this pass, for progress. */
-  onRawBytes: (n: number) => void;
+  /** Archive bytes read by this pass so far, of `total`, for progress. */
+  onRead: (bytes: number, total: number) => void;
 }
 
 export type LayerOutcome = { descriptor: Descriptor } | { error: string };
 
 type Settle = (layer: LayerPlan, outcome: LayerOutcome) => void;
+
+/** Reads of spooled blobs for upload: large, for fewer reads and socket writes per byte. */
+const uploadReadSize = 1024 * 1024;
 
 const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
@@ -58,31 +61,35 @@ export async function publishLayers(
   );
   const uploads = limiter(ctx.concurrency);
   const pending = new Set<Promise<void>>();
+  const upload = async (archive: string, layer: LayerPlan, blob: SpooledBlob) => {
+    const checked = await checkSpooled(ctx, archive, layer, blob);
+    if ('error' in checked) return settle(layer, checked);
+    const uploaded = uploads(() => uploadSpooled(ctx, layer, checked.descriptor, blob.file, settle)).finally(() =>
+      pending.delete(uploaded),
+    );
+    pending.add(uploaded);
+  };
+  const reading = archives.filter((archive) => toRead.some((layer) => layer.archive === archive.path));
+  const total = reading.reduce((sum, archive) => sum + archive.fileSize, 0);
+  let read = 0;
   await Promise.all(
-    archives.map(async (archive) => {
+    reading.map(async (archive) => {
       const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.source.entry, l]));
-      if (byEntry.size === 0) return;
       const jobs = [...byEntry.values()].map((layer) => ({
         entry: layer.source.entry,
         file: join(ctx.spoolDir, digestHex(layer.key)),
         compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
       }));
       try {
-        await spoolArchive(
+        await spoolInWorker(
           { source: archive, compression: archive.compression, jobs },
           async (entry, blob) => {
-            const layer = byEntry.get(entry)!;
-            const spooled = await checkSpooled(ctx, archive.path, layer, blob);
-            if ('error' in spooled) return settle(layer, spooled);
+            await upload(archive.path, byEntry.get(entry)!, blob);
             // Uploads go on while the archive is read further, but a slow registry holds the
             // reading back, so spooled layers waiting for upload stay few.
-            const upload = uploads(() => uploadSpooled(ctx, layer, spooled.descriptor, blob.file, settle)).finally(() =>
-              pending.delete(upload),
-            );
-            pending.add(upload);
             if (pending.size >= 2 * ctx.concurrency) await Promise.race(pending);
           },
-          ctx.onRawBytes,
+          (n) => ctx.onRead((read += n), total),
         );
       } catch (err) {
         for (const layer of byEntry.values()) {
@@ -138,7 +145,7 @@ async function uploadSpooled(ctx: LayerContext, layer: LayerPlan, descriptor: De
         kind: 'layer',
         digest: descriptor.digest,
         size: descriptor.size,
-        read: (start, end) => createReadStream(file, { start, end: end - 1 }),
+        read: (start, end) => createReadStream(file, { start, end: end - 1, highWaterMark: uploadReadSize }),
       },
       layer.repositories,
     );

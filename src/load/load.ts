@@ -7,6 +7,7 @@ import { ScanCache } from '../archive/scan-cache.js';
 import type { ManifestFormat } from '../oci/media-types.js';
 import { layerKey } from '../archive/model.js';
 import { withWorkDir } from './workspace.js';
+import { scanInWorker } from './archive-reader.js';
 import type { Platform } from '../oci/platform.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import { RegistryClient } from '../registry/client.js';
@@ -73,7 +74,10 @@ export async function planLoad(options: LoadOptions, workDir: string, emit: Even
       // An archive that cannot be read at all is a failure of its own; the others still load.
       onUnreadable: (err) => unreadable.push({ target: err.archive, message: err.reason }),
     },
-    new ScanCache(cacheDirOf(options)),
+    {
+      cache: new ScanCache(cacheDirOf(options)),
+      scan: scanInWorker,
+    },
   );
   const archives = read.map((archive) => checkPlatforms(archive, declared.get(archive.path), options.platformFrom));
   for (const archive of archives) {
@@ -164,9 +168,6 @@ async function planAndPublish(
   emit({ type: 'phase', phase: 'uploading' });
   const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
   const concurrency = options.concurrency ?? 4;
-  const layerArchives = new Set([...plan.layers.values()].map((layer) => layer.archive));
-  const readTotal = plan.archives.filter((a) => layerArchives.has(a.path)).reduce((sum, a) => sum + a.fileSize, 0);
-  let read = 0;
   const layers = await publishLayers(
     {
       ...placement,
@@ -175,7 +176,7 @@ async function planAndPublish(
       concurrency,
       compression: compressionChoice(options.compression),
       spoolDir,
-      onRawBytes: (n) => emit({ type: 'read', bytes: (read += n), total: readTotal }),
+      onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
     },
     plan.archives,
     plan.layers,

@@ -1,0 +1,118 @@
+/**
+ * Passes over archives in worker threads. Inflating, hashing and compressing — the per-byte
+ * work — run there, so that the main thread is left with planning and uploads and archives
+ * read at once use every core.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ArchiveError } from '../archive/errors.js';
+import type { ArchiveSource, Compression } from '../archive/open.js';
+import type { ArchiveContents, Scanner } from '../archive/scan.js';
+import type { CompressionChoice, SpooledBlob } from './compress.js';
+import { limiter } from './limit.js';
+
+export interface SpoolJob {
+  entry: string;
+  /** Spool file to write. */
+  file: string;
+  /** How to compress the entry; undefined copies it unchanged (an original blob). */
+  compression?: CompressionChoice;
+}
+
+export interface ScanRequest {
+  kind: 'scan';
+  source: ArchiveSource;
+}
+
+export interface SpoolRequest {
+  kind: 'spool';
+  source: ArchiveSource;
+  compression: Compression;
+  jobs: SpoolJob[];
+}
+
+export type ReadRequest = ScanRequest | SpoolRequest;
+
+export type WorkerMessage =
+  | { type: 'read'; bytes: number }
+  | { type: 'scanned'; contents: ArchiveContents }
+  | { type: 'spooled'; entry: string; blob: SpooledBlob }
+  | { type: 'done' }
+  | { type: 'failed'; archive?: string; reason: string };
+
+/**
+ * Archives read at once, each in its own worker: one per core, as each also keeps the thread
+ * pool busy inflating and deflating; at most four, as each holds tens of MB of buffers.
+ */
+const workerSlots = limiter(Math.min(4, Math.max(2, availableParallelism())));
+
+/** `scanArchive` in a worker thread. */
+export const scanInWorker: Scanner = (source, onRawBytes = () => {}) =>
+  runWorker<ArchiveContents>({ kind: 'scan', source }, onRawBytes, (message, finish) => {
+    if (message.type === 'scanned') finish(withBuffers(message.contents));
+  });
+
+/**
+ * Spools the jobs' entries from one archive, in archive order. `onSpooled` runs for each
+ * before the worker reads on, so a slow consumer holds the reading back.
+ */
+export function spoolInWorker(
+  request: Omit<SpoolRequest, 'kind'>,
+  onSpooled: (entry: string, blob: SpooledBlob) => Promise<void>,
+  onRawBytes: (n: number) => void,
+): Promise<void> {
+  return runWorker<void>({ kind: 'spool', ...request }, onRawBytes, (message, finish, fail, worker) => {
+    if (message.type === 'spooled') void onSpooled(message.entry, message.blob).then(() => worker.postMessage('go on'), fail);
+    if (message.type === 'done') finish();
+  });
+}
+
+function runWorker<T>(
+  request: ReadRequest,
+  onRawBytes: (n: number) => void,
+  onMessage: (message: WorkerMessage, finish: (result: T) => void, fail: (err: Error) => void, worker: Worker) => void,
+): Promise<T> {
+  return workerSlots(
+    () =>
+      new Promise<T>((resolve, reject) => {
+        const worker = new Worker(workerScript, { workerData: request });
+        let settled = false;
+        const finish = (result: T) => {
+          settled = true;
+          resolve(result);
+        };
+        const fail = (err: Error) => {
+          if (settled) return;
+          settled = true;
+          void worker.terminate();
+          reject(err);
+        };
+        worker.on('message', (message: WorkerMessage) => {
+          if (message.type === 'read') return onRawBytes(message.bytes);
+          if (message.type === 'failed') {
+            return fail(message.archive === undefined ? new Error(message.reason) : new ArchiveError(message.archive, message.reason));
+          }
+          onMessage(message, finish, fail, worker);
+        });
+        worker.on('error', fail);
+        worker.on('exit', (code) => fail(new Error(`the worker reading ${request.source.path} stopped (exit code ${code})`)));
+      }),
+  );
+}
+
+/** Buffers arrive from a worker as plain Uint8Arrays. */
+function withBuffers(contents: ArchiveContents): ArchiveContents {
+  const buffers = (map: Map<string, Uint8Array>) =>
+    new Map([...map].map(([name, bytes]) => [name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
+  return { ...contents, documents: buffers(contents.documents), heads: buffers(contents.heads) };
+}
+
+/**
+ * The worker's compiled script. Run from source (tests through ts-jest), this module is a
+ * `.ts` file with no `.js` beside it: the build's copy under dist/ is used then.
+ */
+const workerScript = ((): URL => {
+  const beside = new URL('./archive-worker.js', import.meta.url);
+  return existsSync(beside) ? beside : new URL('../../dist/src/load/archive-worker.js', import.meta.url);
+})();
