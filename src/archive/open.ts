@@ -19,7 +19,8 @@ export interface ArchiveSource {
 
 /** Large zlib chunks roughly double gunzip throughput over the 16 KiB default. */
 export const zlibChunkSize = 256 * 1024;
-const readHighWaterMark = 1024 * 1024;
+/** File reads as large as zlib's chunks: larger ones only add to the memory each archive holds. */
+const readHighWaterMark = zlibChunkSize;
 /** k3s bundles use `zstd --long=25`; accept windows up to 128 MiB, as `zstd --long=27` does. */
 export const zstdWindowLogMax = 27;
 

@@ -41,11 +41,15 @@ export type WorkerMessage =
   | { type: 'done' }
   | { type: 'failed'; archive?: string; reason: string };
 
+const cores = availableParallelism();
 /**
- * Archives read at once, each in its own worker: one per core, as each also keeps the thread
- * pool busy inflating and deflating; at most four, as each holds tens of MB of buffers.
+ * Passes running at once, each in its own worker. A scan keeps about one core busy (its thread
+ * parsing tar while the thread pool inflates); a spool pass nearly two (its thread hashing
+ * both sides, the pool inflating and deflating), but two at least, so that one waiting on the
+ * registry does not leave the cores idle. Each holds tens of MB of buffers: no more than that.
  */
-const workerSlots = limiter(Math.min(4, Math.max(2, availableParallelism())));
+const scanSlots = limiter(Math.min(4, Math.max(2, cores)));
+const spoolSlots = limiter(Math.min(4, Math.max(2, Math.floor(cores / 2))));
 
 /** `scanArchive` in a worker thread. */
 export const scanInWorker: Scanner = (source, onRawBytes = () => {}) =>
@@ -73,7 +77,7 @@ function runWorker<T>(
   onRawBytes: (n: number) => void,
   onMessage: (message: WorkerMessage, finish: (result: T) => void, fail: (err: Error) => void, worker: Worker) => void,
 ): Promise<T> {
-  return workerSlots(
+  return (request.kind === 'scan' ? scanSlots : spoolSlots)(
     () =>
       new Promise<T>((resolve, reject) => {
         const worker = new Worker(workerScript, { workerData: request });
