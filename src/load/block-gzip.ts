@@ -15,8 +15,8 @@ import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 
 const BLOCK_SIZE = 1024 * 1024;
 const WINDOW_SIZE = 32 * 1024;
-/** Blocks being compressed at once per stream: enough to keep the thread pool busy. */
-const IN_FLIGHT = 3;
+/** Blocks being compressed at once per stream: with the other layers' streams, enough to keep the thread pool busy. */
+const IN_FLIGHT = 2;
 /** The largest stored block deflate allows. */
 const MAX_STORED = 0xffff;
 /** A block whose sampled byte entropy is above this cannot shrink by more than ~1 %. */
