@@ -40,9 +40,11 @@ export async function bundleSet(dir: string, scale: number): Promise<BundleSet> 
   const setDir = join(dir, `scale-${scale}`);
   const index = join(setDir, 'bundles.json');
   try {
-    return JSON.parse(await readFile(index, 'utf8')) as BundleSet;
+    const set = JSON.parse(await readFile(index, 'utf8')) as BundleSet;
+    await Promise.all(set.bundles.map((bundle) => stat(bundle.file)));
+    return set;
   } catch {
-    // Not generated yet (or interrupted): generate below.
+    // Not generated yet, interrupted, or its files are gone: generate below.
   }
   const jobs = K3S_PLATFORMS.map((platform) => ({
     file: join(setDir, `k3s-airgap-images-${archName(platform)}.tar.gz`),
