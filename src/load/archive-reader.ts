@@ -43,12 +43,13 @@ export type WorkerMessage =
 
 const cores = availableParallelism();
 /**
- * Passes running at once, each in its own worker. A scan keeps about one core busy (its thread
- * parsing tar while the thread pool inflates); a spool pass nearly two (its thread hashing
- * both sides, the pool inflating and deflating), but two at least, so that one waiting on the
- * registry does not leave the cores idle. Each holds tens of MB of buffers: no more than that.
+ * Passes running at once, each in its own worker. Scans are short and hold little memory: up to
+ * four at once, so that a kit's three per-arch archives are scanned together and finish
+ * together. A spool pass keeps nearly two cores busy (its thread hashing both sides, the pool
+ * inflating and deflating) and holds tens of MB of buffers: two at once on two cores, so that
+ * one waiting on the registry does not leave the cores idle, and one per two cores beyond.
  */
-const scanSlots = limiter(Math.min(4, Math.max(2, cores)));
+const scanSlots = limiter(4);
 const spoolSlots = limiter(Math.min(4, Math.max(2, Math.floor(cores / 2))));
 
 /**
