@@ -69,7 +69,12 @@ export async function publishLayers(
     );
     pending.add(uploaded);
   };
-  const reading = archives.filter((archive) => toRead.some((layer) => layer.archive === archive.path));
+  const bytesToRead = (archive: ScannedArchive) =>
+    toRead.filter((layer) => layer.archive === archive.path).reduce((sum, layer) => sum + layer.source.size, 0);
+  // Largest first: archives wait for a worker, and the last one to start should be a short one.
+  const reading = archives
+    .filter((archive) => toRead.some((layer) => layer.archive === archive.path))
+    .sort((a, b) => bytesToRead(b) - bytesToRead(a));
   const total = reading.reduce((sum, archive) => sum + archive.fileSize, 0);
   let read = 0;
   await Promise.all(
