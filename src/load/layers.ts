@@ -61,25 +61,16 @@ export async function publishLayers(
   );
   const uploads = limiter(ctx.concurrency);
   const pending = new Set<Promise<void>>();
-  const upload = async (archive: string, layer: LayerPlan, blob: SpooledBlob) => {
-    const checked = await checkSpooled(ctx, archive, layer, blob);
-    if ('error' in checked) return settle(layer, checked);
-    const uploaded = uploads(() => uploadSpooled(ctx, layer, checked.descriptor, blob.file, settle)).finally(() =>
-      pending.delete(uploaded),
-    );
-    pending.add(uploaded);
-  };
-  const bytesToRead = (archive: ScannedArchive) =>
-    toRead.filter((layer) => layer.archive === archive.path).reduce((sum, layer) => sum + layer.source.size, 0);
+  const byArchive = new Map<string, LayerPlan[]>();
+  for (const layer of toRead) byArchive.set(layer.archive, [...(byArchive.get(layer.archive) ?? []), layer]);
+  const bytesToRead = (archive: ScannedArchive) => byArchive.get(archive.path)!.reduce((sum, layer) => sum + layer.source.size, 0);
   // Largest first: archives wait for a worker, and the last one to start should be a short one.
-  const reading = archives
-    .filter((archive) => toRead.some((layer) => layer.archive === archive.path))
-    .sort((a, b) => bytesToRead(b) - bytesToRead(a));
+  const reading = archives.filter((archive) => byArchive.has(archive.path)).sort((a, b) => bytesToRead(b) - bytesToRead(a));
   const total = reading.reduce((sum, archive) => sum + archive.fileSize, 0);
   let read = 0;
   await Promise.all(
     reading.map(async (archive) => {
-      const byEntry = new Map(toRead.filter((l) => l.archive === archive.path).map((l) => [l.source.entry, l]));
+      const byEntry = new Map(byArchive.get(archive.path)!.map((layer) => [layer.source.entry, layer]));
       const jobs = [...byEntry.values()].map((layer) => ({
         entry: layer.source.entry,
         file: join(ctx.spoolDir, digestHex(layer.key)),
@@ -89,7 +80,13 @@ export async function publishLayers(
         await spoolInWorker(
           { source: archive, compression: archive.compression, jobs },
           async (entry, blob) => {
-            await upload(archive.path, byEntry.get(entry)!, blob);
+            const layer = byEntry.get(entry)!;
+            const checked = await checkSpooled(ctx, archive.path, layer, blob);
+            if ('error' in checked) return settle(layer, checked);
+            const upload = uploads(() => uploadSpooled(ctx, layer, checked.descriptor, blob.file, settle)).finally(() =>
+              pending.delete(upload),
+            );
+            pending.add(upload);
             // Uploads go on while the archive is read further, but a slow registry holds the
             // reading back, so spooled layers waiting for upload stay few.
             if (pending.size >= 2 * ctx.concurrency) await Promise.race(pending);
