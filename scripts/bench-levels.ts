@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Readable, type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip } from 'node:zlib';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CompressStream } from 'zstd-napi';
 import { walkTar } from '../src/archive/tar.js';
 import { BlockGzip } from '../src/load/block-gzip.js';
-import { bundleSet } from './lib/bench/bundles.js';
+import { bundleSet, keepDir } from './lib/bench/bundles.js';
 
 interface Setting {
   name: string;
@@ -35,8 +34,6 @@ const SETTINGS: Setting[] = [
   })),
   { name: "reference: Node's one-stream gzip level 1", compressor: () => createGzip({ level: 1, chunkSize: 256 * 1024 }) },
 ];
-
-const keepDir = fileURLToPath(new URL('../../.bench', import.meta.url));
 
 interface Result {
   name: string;

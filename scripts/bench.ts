@@ -8,19 +8,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { benchImages, type BundleSet, bundleSet } from './lib/bench/bundles.js';
+import { benchImages, type BundleSet, bundleSet, keepDir } from './lib/bench/bundles.js';
 import { airlift, airliftOnce, dockerScript, floor, type Outcome, skopeoPodman, type Workload } from './lib/bench/contenders.js';
 import { assertGnuTime } from './lib/bench/measure.js';
 import { buildReport, loadAverage, machine, renderText, type RowId } from './lib/bench/report.js';
 
 const CONTENDERS = ['floor', 'airlift', 'skopeo', 'docker'] as const;
 type Contender = (typeof CONTENDERS)[number];
-
-/** Where `--keep` caches generated bundles: `.bench/` at the repository root. */
-const keepDir = fileURLToPath(new URL('../../.bench', import.meta.url));
 
 function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { BlockGzip, looksRandom } from '../src/load/block-gzip.js';
 import { runOrThrow, tempDir } from './helpers/tools.js';
 
@@ -68,6 +68,29 @@ describe('BlockGzip', () => {
     const out = await compress([data]);
     expect(out.length).toBeGreaterThan(data.length);
     expect(out.length).toBeLessThan(data.length + Math.ceil(data.length / 65535) * 5 + 64);
+  });
+
+  test('each block is stored or deflated on its own: random blocks verbatim, text blocks deflated', async () => {
+    const data = samples.mixed!;
+    const out = await compress([data]);
+    // zlib's own stored fallback never leaves 64 KiB verbatim in a row; a stored block does.
+    expect(out.includes(data.subarray(2 * mib, 2 * mib + 65535))).toBe(true);
+    expect(out.includes(data.subarray(0, 4096))).toBe(false);
+  });
+
+  test('blocks are independent raw deflates primed with the previous 32 KiB, in one gzip member', async () => {
+    const data = samples.text!;
+    const out = await compress([data]);
+    const parts = [Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff])];
+    for (let offset = 0; offset < data.length; offset += mib) {
+      const options = { level: 1, finishFlush: constants.Z_SYNC_FLUSH };
+      const dictionary = offset ? { dictionary: data.subarray(offset - 32 * 1024, offset) } : {};
+      parts.push(deflateRawSync(data.subarray(offset, offset + mib), { ...options, ...dictionary }));
+    }
+    expect(out.subarray(0, -13).equals(Buffer.concat(parts))).toBe(true);
+    expect([...out.subarray(-13, -8)]).toEqual([0x01, 0x00, 0x00, 0xff, 0xff]);
+    expect(out.readUInt32LE(out.length - 8)).toBe(crc32(data));
+    expect(out.readUInt32LE(out.length - 4)).toBe(data.length);
   });
 
   test('text compresses about as well as one zlib stream at the same level', async () => {

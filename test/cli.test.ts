@@ -225,6 +225,8 @@ describe('--platform', () => {
       /--platform linux\/s390x: no image of the archives is built for it \(they hold linux\/amd64, linux\/arm\/v7, linux\/arm64\)/,
     );
     await expect(inspectRaw(`${registry.host}/absent/rancher/mirrored-pause:3.6`)).rejects.toThrow();
+    // Nothing at all was written under the target namespace: no blob, no upload session.
+    expect(existsSync(join(registry.dataDir, 'docker', 'registry', 'v2', 'repositories', 'absent'))).toBe(false);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/--platform: invalid platform "linux\/"/);
   });
@@ -304,7 +306,7 @@ describe('--arch-tags', () => {
 
 describe('--help', () => {
   test('every command: examples and the exit codes', async () => {
-    const commands = [[], ['load'], ['inspect'], ['k3s-registries']];
+    const commands = [[], ['load'], ['inspect'], ['k3s-registries'], ['verify'], ['sync'], ['save']];
     const results = await Promise.all(commands.map((command) => runAirlift([...command, '--help'])));
     for (const result of results) {
       expect(result.code).toBe(0);

@@ -64,7 +64,7 @@ test('connections reset mid-body are retried in new sessions, and the bytes sent
 test('5xx and 429 bursts are retried with backoff, honouring Retry-After', async () => {
   const { result } = await loadWith('bursts', [
     { method: 'HEAD', url: /\/blobs\//, times: 2, fault: { status: 503 } },
-    { method: 'POST', url: /\/blobs\/uploads\/$/, times: 1, fault: { status: 429, headers: { 'retry-after': '1' } } },
+    { method: 'POST', url: /\/blobs\/uploads\/$/, times: 1, fault: { status: 429, headers: { 'retry-after': '4' } } },
     { method: 'PUT', url: /\/manifests\//, times: 1, fault: { status: 500 } },
     { method: 'GET', url: /\/manifests\//, times: 1, fault: { status: 502 } },
   ]);
@@ -75,7 +75,8 @@ test('5xx and 429 bursts are retried with backoff, honouring Retry-After', async
       .map((r) => r.status)
       .sort(),
   ).toEqual([429, 500, 502, 503, 503]);
-  expect(result.durationMs).toBeGreaterThanOrEqual(1000);
+  // Backoff alone would stay near 3 s: 4 s or more means Retry-After was followed.
+  expect(result.durationMs).toBeGreaterThanOrEqual(4000);
 });
 
 test('--retries 0 gives up at the first 503, and says so', async () => {

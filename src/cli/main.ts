@@ -6,6 +6,7 @@ import { ArchiveError } from '../archive/errors.js';
 import { PlanError } from '../load/plan.js';
 import { ReferenceError } from '../oci/reference.js';
 import { ConfigurationError, RegistryError } from '../registry/errors.js';
+import { BlobIntegrityError } from '../remote/blobs.js';
 import { RemoteImageError } from '../remote/image.js';
 import { SaveError } from '../save/save.js';
 import { SyncError } from '../sync/sync.js';
@@ -30,7 +31,8 @@ function report(err: unknown): number {
     err instanceof ConfigurationError ||
     err instanceof SyncError ||
     err instanceof SaveError ||
-    err instanceof RemoteImageError;
+    err instanceof RemoteImageError ||
+    err instanceof BlobIntegrityError;
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`airlift: ${message}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);

@@ -109,7 +109,7 @@ export function registryFlagValues<P extends string>(args: PrefixedRegistryFlags
 }
 
 /** The connection flags as plain settings; the password, if any, is read from stdin here. */
-export async function connectionSettings(args: ConnectionArgs): Promise<ConnectionSettings> {
+export async function connectionSettings(args: RegistryFlags): Promise<ConnectionSettings> {
   const [settings] = await connectionSettingsOf([{ flags: args, prefix: '' }]);
   return settings!;
 }

@@ -1,10 +1,10 @@
 /** `airlift save`: parse, call the library, render. */
 import type { Argv } from 'yargs';
+import { exitCodesEpilog } from './errors.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createTransferRenderer } from '../progress/transfer-renderer.js';
 import type { BundleCompression } from '../save/compression.js';
 import { defaultBundlePrefix, save, type SaveResult } from '../save/save.js';
-import { UsageError } from './errors.js';
 import { imagesFrom } from './input.js';
 import { concurrencyOption, connectionSettings, outputOptions, type OutputArgs, type RegistryFlags, registryOptions } from './options.js';
 import type { Platform } from '../oci/platform.js';
@@ -51,17 +51,16 @@ export const saveCommand = {
       .example(
         '$0 save --from 127.0.0.1:5000 --plain-http --platform linux/amd64 --legacy --out kit rancher/mirrored-pause:3.6',
         'for Docker < 25',
-      ),
+      )
+      .epilog(exitCodesEpilog),
   handler: async (args: SaveArgs): Promise<void> => {
     process.exitCode = await runSave(args);
   },
 };
 
 async function runSave(args: SaveArgs): Promise<number> {
-  const platforms = args.platform ?? [];
-  if (platforms.length === 0) throw new UsageError('name at least one --platform, e.g. --platform linux/amd64');
   const images = await imagesFrom(args['image-list'], args.refs);
-  const connection = await connectionSettings({ ...args, registry: args.from });
+  const connection = await connectionSettings(args);
   const renderer = createTransferRenderer({ quiet: args.quiet });
   let result: SaveResult | undefined;
   try {
@@ -69,7 +68,7 @@ async function runSave(args: SaveArgs): Promise<number> {
       from: args.from,
       connection,
       images,
-      platforms,
+      platforms: args.platform,
       outDir: args.out,
       name: args.name,
       compression: args.compression,

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createTransferRenderer } from '../progress/transfer-renderer.js';
 import { sync, type SyncResult } from '../sync/sync.js';
-import { ExitCode } from './errors.js';
+import { ExitCode, exitCodesEpilog } from './errors.js';
 import { imagesFrom } from './input.js';
 import {
   concurrencyOption,
@@ -45,7 +45,8 @@ export const syncCommand = {
       .example(
         '$0 sync --from mirror:5000 --to 127.0.0.1:5000/k3s --dest-plain-http --platform linux/amd64 --platform linux/arm64 rancher/mirrored-pause:3.6',
         'two platforms, under a namespace',
-      ),
+      )
+      .epilog(exitCodesEpilog),
   handler: async (args: SyncArgs): Promise<void> => {
     process.exitCode = await runSync(args);
   },

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { verify, type VerifyResult } from '../load/verify-tags.js';
 import { shortDigest } from '../oci/digest.js';
 import type { Platform } from '../oci/platform.js';
-import { ExitCode } from './errors.js';
+import { ExitCode, exitCodesEpilog } from './errors.js';
 import { imagesFrom } from './input.js';
 import { platformList } from './platforms.js';
 import { connectionOptions, type ConnectionArgs, connectionSettings, outputOptions, type OutputArgs } from './options.js';
@@ -30,7 +30,8 @@ export const verifyCommand = {
         '$0 verify --registry registry.local:5000 --image-list k3s-images.txt --platforms linux/amd64,linux/arm64,linux/arm/v7',
         'every k3s image is there for the three platforms',
       )
-      .example('$0 verify --registry 127.0.0.1:5000 --plain-http --json rancher/mirrored-pause:3.6', 'one image, machine-readable'),
+      .example('$0 verify --registry 127.0.0.1:5000 --plain-http --json rancher/mirrored-pause:3.6', 'one image, machine-readable')
+      .epilog(exitCodesEpilog),
   handler: async (args: VerifyArgs): Promise<void> => {
     process.exitCode = await runVerify(args);
   },

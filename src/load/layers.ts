@@ -63,9 +63,11 @@ export async function publishLayers(
   const pending = new Set<Promise<void>>();
   const byArchive = new Map<string, LayerPlan[]>();
   for (const layer of toRead) byArchive.set(layer.archive, [...(byArchive.get(layer.archive) ?? []), layer]);
-  const bytesToRead = (archive: ScannedArchive) => byArchive.get(archive.path)!.reduce((sum, layer) => sum + layer.source.size, 0);
+  const bytesToRead = new Map([...byArchive].map(([archive, list]) => [archive, list.reduce((sum, l) => sum + l.source.size, 0)]));
   // Largest first: archives wait for a worker, and the last one to start should be a short one.
-  const reading = archives.filter((archive) => byArchive.has(archive.path)).sort((a, b) => bytesToRead(b) - bytesToRead(a));
+  const reading = archives
+    .filter((archive) => byArchive.has(archive.path))
+    .sort((a, b) => bytesToRead.get(b.path)! - bytesToRead.get(a.path)!);
   const total = reading.reduce((sum, archive) => sum + archive.fileSize, 0);
   let read = 0;
   await Promise.all(

@@ -14,7 +14,7 @@ import { formatReference, type Reference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
 import type { LayerOutcome } from './layers.js';
 import type { TagPlan } from './plan.js';
-import { currentEntries, indexEntries, verifyImage } from './verify.js';
+import { currentEntries, indexEntries, readBackProblem, verifyImage } from './verify.js';
 
 export interface PublishedImage {
   target: string;
@@ -190,10 +190,6 @@ function sameFormat(tag: TagPlan, kept: Descriptor[], format: ManifestFormat): D
 }
 
 async function readBack(ctx: BlobPlacement, tag: TagPlan, index: Document): Promise<void> {
-  const stored = await ctx.client.getManifest(tag.repository, tag.target.tag!);
-  if (stored?.digest !== index.digest) {
-    throw new TagError(
-      `the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${tag.targetName} right after it was pushed as ${index.digest}`,
-    );
-  }
+  const problem = await readBackProblem(ctx.client, tag.repository, tag.target.tag!, index.digest, tag.targetName);
+  if (problem) throw new TagError(problem);
 }

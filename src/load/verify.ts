@@ -59,6 +59,19 @@ export async function verifyImage(client: RegistryClient, repository: string, de
 }
 
 /** The entries of an index document, or undefined when the bytes are not an index. */
+/** Reads a manifest back right after pushing it; what is wrong when the registry returns another. */
+export async function readBackProblem(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+  digest: Digest,
+  name: string,
+): Promise<string | undefined> {
+  const stored = await client.getManifest(repository, reference);
+  if (stored?.digest === digest) return undefined;
+  return `the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${name} right after it was pushed as ${digest}`;
+}
+
 export function indexEntries(bytes: Buffer, mediaType: string): Descriptor[] | undefined {
   const parsed = parseJson(bytes) as { mediaType?: string; manifests?: unknown[] } | undefined;
   if (!parsed || !isIndexType(parsed.mediaType ?? mediaType) || !Array.isArray(parsed.manifests)) return undefined;

@@ -8,7 +8,7 @@
  */
 import { request, type Dispatcher } from 'undici';
 import type { Credentials } from './credentials.js';
-import { RegistryError, retryableStatuses } from './errors.js';
+import { RegistryError } from './errors.js';
 
 interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -41,19 +41,12 @@ export class Authenticator {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === 'basic') return this.basic();
     const key = scopes.join(' ');
-    let pending = this.tokens.get(key);
-    if (pending) {
-      const token = await pending.catch(() => undefined);
-      if (!token || token.expiresAt <= Date.now()) {
-        if (this.tokens.get(key) === pending) this.tokens.delete(key);
-        pending = undefined;
-      }
-    }
-    if (!pending) {
-      pending = this.fetchToken(scopes);
-      this.tokens.set(key, pending);
-    }
-    return `Bearer ${(await pending).value}`;
+    const cached = this.tokens.get(key);
+    const token = cached && (await cached.catch(() => undefined));
+    if (token && token.expiresAt > Date.now()) return `Bearer ${token.value}`;
+    // The first caller to find the token missing or stale renews it; the others share that renewal.
+    if (this.tokens.get(key) === cached) this.tokens.set(key, this.fetchToken(scopes));
+    return `Bearer ${(await this.tokens.get(key)!).value}`;
   }
 
   /** Records a 401's challenge; false when retrying cannot help. */
@@ -107,12 +100,7 @@ export class Authenticator {
       );
     }
     if (res.statusCode !== 200) {
-      throw new RegistryError(
-        `token server ${url.host} answered ${res.statusCode} for ${this.host}`,
-        res.statusCode,
-        undefined,
-        retryableStatuses.has(res.statusCode),
-      );
+      throw new RegistryError(`token server ${url.host} answered ${res.statusCode} for ${this.host}`, res.statusCode);
     }
     let body: { token?: string; access_token?: string; expires_in?: number };
     try {

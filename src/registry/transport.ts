@@ -56,11 +56,11 @@ export interface TransportOptions {
 
 /** Largest manifest or config read back (the spec suggests registries accept at least 4 MiB). */
 const maxDocumentBytes = 16 * 1024 * 1024;
-/** Pauses of 0.5, 1, 2, 4, 8 s (±jitter): a registry that restarts within ~15 s does not fail the run. */
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const maxRedirects = 5;
-export const defaultRetries = 5;
-export const defaultTimeoutMs = 120_000;
+/** Pauses of 0.5, 1, 2, 4, 8 s (±jitter): a registry that restarts within ~15 s does not fail the run. */
+const defaultRetries = 5;
+const defaultTimeoutMs = 120_000;
 
 export class Transport {
   readonly host: string;

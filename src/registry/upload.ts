@@ -23,7 +23,7 @@ export interface BlobSource {
   read(start: number, end: number): Buffer | Readable;
 }
 
-export type UploadMode = 'stream' | 'chunked' | 'monolithic';
+type UploadMode = 'stream' | 'chunked' | 'monolithic';
 
 export interface UploadOptions {
   /** Upload in chunks of this many bytes from the start, instead of after a 413. */
@@ -31,7 +31,7 @@ export interface UploadOptions {
   onWarning?: (message: string) => void;
 }
 
-export const defaultChunkSize = 16 * 1024 * 1024;
+const defaultChunkSize = 16 * 1024 * 1024;
 /** The smallest chunk tried when a proxy keeps answering 413. */
 const minChunkSize = 64 * 1024;
 /** The final PUT may make the registry hash or copy the whole blob (S3 back ends): allow it time. */

@@ -18,6 +18,8 @@ export interface RemoteImage {
   isIndex: boolean;
   /** The index's entries, or the single manifest as one entry carrying its config's platform. */
   entries: Descriptor[];
+  /** A single manifest's config, read to learn its platform. */
+  config?: Buffer;
 }
 
 /** The source registry does not have the image, or serves something that is not one. */
@@ -36,9 +38,10 @@ export async function resolveImage(client: RegistryClient, given: Reference, sou
   const entries = indexEntries(top.bytes, top.mediaType);
   if (entries) return { ...image, isIndex: true, entries };
   const config = imageParts(top, location).config;
-  const platform = configPlatform(await client.getBlob(where.repository, config.digest));
+  const bytes = await client.getBlob(where.repository, config.digest);
+  const platform = configPlatform(bytes);
   if (!platform) throw new RemoteImageError(`${location} has a config without os and architecture: it is not a runnable image`);
-  return { ...image, isIndex: false, entries: [descriptorOf(top, platform)] };
+  return { ...image, isIndex: false, entries: [descriptorOf(top, platform)], config: bytes };
 }
 
 /** The manifest an index entry names, checked against the entry's digest. */

@@ -2,7 +2,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
-export const checksumFileName = 'SHA256SUMS';
+const checksumFileName = 'SHA256SUMS';
 
 export async function updateChecksums(dir: string, files: Array<{ file: string; sha256: string }>): Promise<string> {
   const path = join(dir, checksumFileName);

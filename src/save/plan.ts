@@ -75,14 +75,15 @@ export async function planBundles(
         try {
           const image = await resolveImage(client, name, from);
           const kept = arches.map((platforms) => checkedSelection(image, platforms, emit));
-          const children = new Map<Digest, ChildImage>();
-          for (const entry of kept.flat()) children.set(entry.digest, await readChild(client, image, entry, options.legacy));
+          const entries = kept.flat();
+          const read = await Promise.all(entries.map((entry) => readChild(client, image, entry, options.legacy)));
+          const children = new Map(entries.map((entry, i) => [entry.digest, read[i]!]));
           emit({
             type: 'resolved',
             done: ++done,
             total: options.images.length,
             name: image.location,
-            platforms: describePlatforms(kept.flat()),
+            platforms: describePlatforms(entries),
           });
           return { image, children };
         } catch (err) {
@@ -135,7 +136,7 @@ async function readChild(client: RegistryClient, image: RemoteImage, entry: Desc
   const where = `${image.location}@${shortDigest(entry.digest)}`;
   const manifest = image.isIndex ? await fetchManifest(client, image.repository, entry) : image.top;
   const { config, layers } = imageParts(manifest, where);
-  const bytes = await client.getBlob(image.repository, config.digest);
+  const bytes = image.config ?? (await client.getBlob(image.repository, config.digest));
   const declared = configPlatform(bytes);
   const platform = platformKey(entry.platform!);
   if (declared && platformKey(declared) !== platform) {

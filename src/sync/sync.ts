@@ -6,7 +6,7 @@
  */
 import type { LoadEvent } from '../load/events.js';
 import { limiter } from '../load/limit.js';
-import { indexEntries, verifyImage } from '../load/verify.js';
+import { indexEntries, readBackProblem, verifyImage } from '../load/verify.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { isManifestType } from '../oci/media-types.js';
@@ -163,12 +163,8 @@ async function syncImage(ctx: SyncContext, name: Reference, target: Reference): 
   const reference = target.tag ?? top.digest;
   await ctx.dest.putManifest(target.repository, reference, top);
   const targetName = formatReference(target.tag ? { ...target, digest: undefined } : { ...target, digest: top.digest });
-  const stored = await ctx.dest.getManifest(target.repository, reference);
-  if (stored?.digest !== top.digest) {
-    throw new SyncError(
-      `the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${targetName} right after it was pushed as ${top.digest}`,
-    );
-  }
+  const problem = await readBackProblem(ctx.dest, target.repository, reference, top.digest, targetName);
+  if (problem) throw new SyncError(problem);
   return {
     source: image.location,
     target: targetName,

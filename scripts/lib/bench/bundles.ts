@@ -7,6 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { createGzip } from 'node:zlib';
@@ -30,6 +31,9 @@ export interface BundleJob {
   platform: Platform;
   scale: number;
 }
+
+/** Where `--keep` caches generated bundles: `.bench/` at the repository root (this file is dist/scripts/lib/bench/). */
+export const keepDir = fileURLToPath(new URL('../../../../.bench', import.meta.url));
 
 /** The `RepoTags` of the images in every bundle of the set (the same on each arch). */
 export function benchImages(): string[] {
