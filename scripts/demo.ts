@@ -15,7 +15,7 @@ import { archName, K3S_PLATFORMS, k3sLikeImages, writeK3sFixtures } from './lib/
 import { has, tempDir } from './lib/process.js';
 import { startRegistry, type Registry } from './lib/registry.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/airlift.cjs', import.meta.url));
 
 async function main(): Promise<number> {
   if (!has('docker-registry')) {

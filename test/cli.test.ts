@@ -136,7 +136,7 @@ describe('a load, off and on a terminal', () => {
 
   test('on a terminal: an ora spinner with per-image lines; NO_COLOR leaves out colour, its absence does not', async () => {
     const onTerminal = (args: string[], env: NodeJS.ProcessEnv) => {
-      const command = [process.execPath, join(root, 'dist/src/cli/main.js'), ...args].map((a) => `'${a}'`).join(' ');
+      const command = [process.execPath, join(root, 'dist/src/cli/airlift.cjs'), ...args].map((a) => `'${a}'`).join(' ');
       // A CI variable, as CI machines set, keeps airlift off the spinner: unset it.
       return run('env', ['-u', 'CI', 'script', '-qec', `stty cols 120 rows 40; exec ${command}`, '/dev/null'], {
         env: { ...privateEnv, TERM: 'xterm-256color', ...env },

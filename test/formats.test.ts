@@ -133,7 +133,7 @@ describe('zstd', () => {
         '-f',
         '%M',
         process.execPath,
-        join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js'),
+        join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'airlift.cjs'),
         'load',
         '--registry',
         `${registry.host}/zstd`,

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** The airlift command line: yargs commands over the library; errors become one line and an exit code. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';

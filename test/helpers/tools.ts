@@ -10,7 +10,7 @@ import { run, runOrThrow, type RunOptions, type RunResult } from '../../scripts/
 export { has, run, runOrThrow, startDaemon, tempDir, type Daemon, type RunOptions, type RunResult } from '../../scripts/lib/process.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const airliftCli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const airliftCli = join(repoRoot, 'dist', 'src', 'cli', 'airlift.cjs');
 
 /** Runs the built CLI (`npm run build` first) with `node`, like `run`. */
 export async function runAirlift(args: string[], opts?: RunOptions): Promise<RunResult> {

@@ -25,7 +25,7 @@ export interface Workload {
 /** A measurement, or why there is none. */
 export type Outcome = { measurement: Measurement; note?: string } | { skipped: string };
 
-const airliftCli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
+const airliftCli = fileURLToPath(new URL('../../../src/cli/airlift.cjs', import.meta.url));
 const floorScript = fileURLToPath(new URL('../../bench-floor.js', import.meta.url));
 
 export async function floor({ bundles }: Workload): Promise<Outcome> {
