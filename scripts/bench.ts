@@ -3,7 +3,11 @@
  * against the compute floor, skopeo + podman and the docker load/tag/push/manifest script, each
  * against a fresh local registry; prints a table (or JSON) with the issue-6 targets.
  *
- *   node dist/scripts/bench.js [--scale 4000] [--keep] [--only airlift,floor,skopeo,docker] [--json]
+ * With `--rounds N` every contender runs N times, interleaved round by round, and each row shows
+ * its median run: on a machine whose speed drifts (shared VMs), one round can time contenders
+ * minutes apart at different speeds.
+ *
+ *   node dist/scripts/bench.js [--scale 4000] [--keep] [--rounds 1] [--only airlift,floor,skopeo,docker] [--json]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,10 +36,16 @@ async function main(): Promise<void> {
       default: CONTENDERS.join(','),
       describe: `comma-separated contenders: ${CONTENDERS.join(', ')} (airlift includes its re-run, --compression none and ×2 rows)`,
     })
+    .option('rounds', {
+      type: 'number',
+      default: 1,
+      describe: 'run every contender this many times, interleaved; rows show the median run',
+    })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document instead of the table' })
     .strict()
-    .check(({ scale, only }) => {
+    .check(({ scale, rounds, only }) => {
       if (!(scale > 0)) throw new Error('--scale must be a positive number');
+      if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error('--rounds must be a whole number ≥ 1');
       const unknown = only.split(',').filter((name) => !CONTENDERS.includes(name as Contender));
       if (unknown.length) throw new Error(`--only: unknown contender(s) ${unknown.join(', ')}; choose from ${CONTENDERS.join(', ')}`);
       return true;
@@ -57,25 +67,37 @@ async function main(): Promise<void> {
     if (only.has('airlift')) sets.push(await generate(args.scale * 2));
     const [work, twice] = sets.map((set): Workload => ({ bundles: set.bundles, images: benchImages(), workDir }));
 
-    const outcomes: Partial<Record<RowId, Outcome>> = {};
-    const measure = async (id: RowId, fn: () => Promise<Outcome>) => {
-      progress(`${id}…`);
-      outcomes[id] = await fn();
-      const outcome = outcomes[id];
+    const outcomes: Partial<Record<RowId, Outcome[]>> = {};
+    const record = (id: RowId, outcome: Outcome) => {
+      (outcomes[id] ??= []).push(outcome);
       progress('measurement' in outcome ? `${id}: ${(outcome.measurement.wallMs / 1000).toFixed(2)} s` : `${id}: ${outcome.skipped}`);
     };
-    // The floor goes first: it reads every bundle, so all contenders find them in the page cache.
-    if (only.has('floor')) await measure('floor', () => floor(work));
-    if (only.has('airlift')) {
-      progress('airlift (load, re-run, --compression none)…');
-      const { load, rerun, uncompressed } = await airlift(work);
-      Object.assign(outcomes, { airlift: load, 'airlift-rerun': rerun, 'airlift-none': uncompressed });
+    const measure = async (id: RowId, fn: () => Promise<Outcome>) => {
+      progress(`${id}…`);
+      record(id, await fn());
+    };
+    for (let round = 1; round <= args.rounds; round++) {
+      if (args.rounds > 1) progress(`round ${round} of ${args.rounds}`);
+      // The floor goes first: it reads every bundle, so all contenders find them in the page cache.
+      if (only.has('floor')) await measure('floor', () => floor(work));
+      if (only.has('airlift')) {
+        progress('airlift (load, re-run, --compression none)…');
+        const { load, rerun, uncompressed } = await airlift(work);
+        record('airlift', load);
+        record('airlift-rerun', rerun);
+        record('airlift-none', uncompressed);
+      }
+      if (only.has('skopeo')) await measure('skopeo', () => skopeoPodman(work));
+      if (only.has('docker')) await measure('docker', () => dockerScript(work));
+      if (only.has('airlift')) await measure('airlift-2x', () => airliftOnce(twice));
     }
-    if (only.has('skopeo')) await measure('skopeo', () => skopeoPodman(work));
-    if (only.has('docker')) await measure('docker', () => dockerScript(work));
-    if (only.has('airlift')) await measure('airlift-2x', () => airliftOnce(twice));
 
-    const report = buildReport(outcomes, { machine: machine(), loadAverage: { start: startLoad, end: loadAverage() }, bundleSets: sets });
+    const report = buildReport(outcomes, {
+      machine: machine(),
+      loadAverage: { start: startLoad, end: loadAverage() },
+      bundleSets: sets,
+      rounds: args.rounds,
+    });
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -23,10 +23,10 @@ function rowCells(stdout: string, label: string): string[] | undefined {
     .find((cells) => cells[0] === label);
 }
 
-test('bench --only airlift,floor prints their rows and the targets', async () => {
+test('bench --only airlift,floor --rounds 2 prints their median rows and the targets', async () => {
   // A private TMPDIR keeps airlift's run dirs out of /tmp, which test/formats.test.ts watches.
   const env = { TMPDIR: await tempDir('airlift-bench-test-') };
-  const args = [benchScript, '--scale', '2', '--only', 'airlift,floor'];
+  const args = [benchScript, '--scale', '2', '--only', 'airlift,floor', '--rounds', '2'];
   const { code, stdout, stderr } = await run(process.execPath, args, { env, timeoutMs: 90_000 });
   expect({ code, stderr }).toEqual({ code: 0, stderr: expect.any(String) });
 
@@ -44,6 +44,9 @@ test('bench --only airlift,floor prints their rows and the targets', async () =>
       peakRssMB: true,
     });
   }
+  // Each row is the median of its two runs, and says so with their spread.
+  expect(stdout).toMatch(/^rounds: 2, interleaved/m);
+  expect(rowCells(stdout, ROW_LABELS.airlift)?.[4]).toMatch(/^median of 2 runs \(\d+\.\d\d–\d+\.\d\d s\); \d+ MB uploaded$/);
   expect(rowCells(stdout, ROW_LABELS.skopeo)).toBeUndefined();
   expect(rowCells(stdout, ROW_LABELS.docker)).toBeUndefined();
 
