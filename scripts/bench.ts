@@ -67,9 +67,9 @@ async function main(): Promise<void> {
     if (only.has('airlift')) sets.push(await generate(args.scale * 2));
     const [work, twice] = sets.map((set): Workload => ({ bundles: set.bundles, images: benchImages(), workDir }));
 
-    const outcomes: Partial<Record<RowId, Outcome[]>> = {};
+    const runs: Partial<Record<RowId, Outcome[]>> = {};
     const record = (id: RowId, outcome: Outcome) => {
-      (outcomes[id] ??= []).push(outcome);
+      (runs[id] ??= []).push(outcome);
       progress('measurement' in outcome ? `${id}: ${(outcome.measurement.wallMs / 1000).toFixed(2)} s` : `${id}: ${outcome.skipped}`);
     };
     const measure = async (id: RowId, fn: () => Promise<Outcome>) => {
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       if (only.has('airlift')) await measure('airlift-2x', () => airliftOnce(twice));
     }
 
-    const report = buildReport(outcomes, {
+    const report = buildReport(runs, {
       machine: machine(),
       loadAverage: { start: startLoad, end: loadAverage() },
       bundleSets: sets,
