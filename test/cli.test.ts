@@ -316,6 +316,14 @@ describe('--help', () => {
   });
 });
 
+describe('--version', () => {
+  test("prints package.json's version, wherever the package lies (CI clones into /tmp/ci.XXXX, a dotted name)", async () => {
+    const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    const result = await runAirlift(['--version']);
+    expect({ code: result.code, stdout: result.stdout.trim() }).toEqual({ code: 0, stdout: version });
+  });
+});
+
 describe('npm run demo', () => {
   test('builds bundles, loads them into a throwaway registry, checks them, prints registries.yaml, cleans up', async () => {
     const result = await run(process.execPath, [join(root, 'dist/scripts/demo.js')], { env: { ...privateEnv, CI: 'true' } });

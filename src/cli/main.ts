@@ -1,4 +1,5 @@
 /** The airlift command line: yargs commands over the library; errors become one line and an exit code. */
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ArchiveError } from '../archive/errors.js';
@@ -39,9 +40,16 @@ function report(err: unknown): number {
   return err instanceof UsageError || err instanceof ReferenceError || err instanceof ConfigurationError ? ExitCode.usage : ExitCode.failed;
 }
 
+/**
+ * airlift's version, from its own package.json (dist/src/cli/ → the package root). yargs's own
+ * lookup gives "unknown" when a directory above the install has a dot in its name (/opt/airlift-0.1).
+ */
+const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 async function main(): Promise<void> {
   await yargs(hideBin(process.argv).map(protectStdinArgument))
     .scriptName('airlift')
+    .version(version)
     .usage('$0 <command> [options]\n\nLoad offline container-image bundles into a registry as verified multi-arch tags.')
     .command(loadCommand)
     .command(inspectCommand)
