@@ -17,9 +17,11 @@ import { createGunzip, createGzip } from 'node:zlib';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CompressStream } from 'zstd-napi';
+import { zlibChunkSize } from '../src/archive/open.js';
 import { walkTar } from '../src/archive/tar.js';
 import { BlockGzip } from '../src/load/block-gzip.js';
 import { bundleSet, keepDir } from './lib/bench/bundles.js';
+import { table } from './lib/bench/report.js';
 
 interface Setting {
   name: string;
@@ -32,7 +34,7 @@ const SETTINGS: Setting[] = [
     name: `--compression zstd --compression-level ${level}`,
     compressor: () => new CompressStream({ compressionLevel: level }),
   })),
-  { name: "reference: Node's one-stream gzip level 1", compressor: () => createGzip({ level: 1, chunkSize: 256 * 1024 }) },
+  { name: "reference: Node's one-stream gzip level 1", compressor: () => createGzip({ level: 1, chunkSize: zlibChunkSize }) },
 ];
 
 interface Result {
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
     const set = await bundleSet(args.keep ? keepDir : join(workDir, 'bundles'), args.scale);
     const bundle = set.bundles.find((b) => b.platform.architecture === 'amd64') ?? set.bundles[0]!;
     const tarFile = join(workDir, 'bundle.tar');
-    await pipeline(createReadStream(bundle.file), createGunzip({ chunkSize: 256 * 1024 }), createWriteStream(tarFile));
+    await pipeline(createReadStream(bundle.file), createGunzip({ chunkSize: zlibChunkSize }), createWriteStream(tarFile));
     const results: Result[] = [];
     for (const setting of SETTINGS) {
       process.stderr.write(`bench-levels: ${setting.name}…\n`);
@@ -90,10 +92,9 @@ async function main(): Promise<void> {
       mb(r.outBytes).toFixed(0),
       ((100 * r.outBytes) / r.inBytes).toFixed(1),
     ]);
-    const header = ['setting', 'MB/s', 'CPU s', 'MB out', '% of input'];
     process.stdout.write(`layers of ${bundle.file}: ${mb(results[0]!.inBytes).toFixed(0)} MB uncompressed\n\n`);
-    process.stdout.write(`| ${header.join(' | ')} |\n|${header.map((_, i) => (i ? '---:' : '---')).join('|')}|\n`);
-    for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
+    const lines = table(['setting', 'MB/s', 'CPU s', 'MB out', '% of input'], rows, [false, true, true, true, true]);
+    process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -1,10 +1,10 @@
 /** `airlift save`: parse, call the library, render. */
 import type { Argv } from 'yargs';
-import { exitCodesEpilog } from './errors.js';
 import { formatBytes, formatDuration } from '../progress/format.js';
 import { createTransferRenderer } from '../progress/transfer-renderer.js';
 import type { BundleCompression } from '../save/compression.js';
 import { defaultBundlePrefix, save, type SaveResult } from '../save/save.js';
+import { exitCodesEpilog } from './errors.js';
 import { imagesFrom } from './input.js';
 import { concurrencyOption, connectionSettings, outputOptions, type OutputArgs, type RegistryFlags, registryOptions } from './options.js';
 import type { Platform } from '../oci/platform.js';

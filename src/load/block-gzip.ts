@@ -12,6 +12,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
+import { zlibChunkSize } from '../archive/open.js';
 
 const BLOCK_SIZE = 1024 * 1024;
 const WINDOW_SIZE = 32 * 1024;
@@ -102,7 +103,7 @@ export class BlockGzip extends Transform {
 /** Deflates the block primed with the last 32 KiB of the previous one. */
 function deflateBlock(block: Buffer[], level: number, previous: Buffer[]): Promise<Buffer[]> {
   // A sync flush ends the block's output on a byte boundary with no final bit: blocks concatenate.
-  const options: ZlibOptions = { level, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: 256 * 1024 };
+  const options: ZlibOptions = { level, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: zlibChunkSize };
   const tail: Buffer[] = [];
   for (let i = previous.length - 1, kept = 0; i >= 0 && kept < WINDOW_SIZE; i--) {
     tail.unshift(previous[i].subarray(Math.max(0, previous[i].length - (WINDOW_SIZE - kept))));

@@ -62,7 +62,10 @@ export async function publishLayers(
   const uploads = limiter(ctx.concurrency);
   const pending = new Set<Promise<void>>();
   const byArchive = new Map<string, LayerPlan[]>();
-  for (const layer of toRead) byArchive.set(layer.archive, [...(byArchive.get(layer.archive) ?? []), layer]);
+  for (const layer of toRead) {
+    if (!byArchive.has(layer.archive)) byArchive.set(layer.archive, []);
+    byArchive.get(layer.archive)!.push(layer);
+  }
   const bytesToRead = new Map([...byArchive].map(([archive, list]) => [archive, list.reduce((sum, l) => sum + l.source.size, 0)]));
   // Largest first: archives wait for a worker, and the last one to start should be a short one.
   const reading = archives

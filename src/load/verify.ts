@@ -58,7 +58,6 @@ export async function verifyImage(client: RegistryClient, repository: string, de
   return check;
 }
 
-/** The entries of an index document, or undefined when the bytes are not an index. */
 /** Reads a manifest back right after pushing it; what is wrong when the registry returns another. */
 export async function readBackProblem(
   client: RegistryClient,
@@ -72,6 +71,7 @@ export async function readBackProblem(
   return `the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${name} right after it was pushed as ${digest}`;
 }
 
+/** The entries of an index document, or undefined when the bytes are not an index. */
 export function indexEntries(bytes: Buffer, mediaType: string): Descriptor[] | undefined {
   const parsed = parseJson(bytes) as { mediaType?: string; manifests?: unknown[] } | undefined;
   if (!parsed || !isIndexType(parsed.mediaType ?? mediaType) || !Array.isArray(parsed.manifests)) return undefined;

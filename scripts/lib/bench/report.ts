@@ -66,9 +66,9 @@ export function buildReport(runs: Partial<Record<RowId, Outcome[]>>, context: Om
   };
   const airlift = measured('airlift');
   // Figures are rounded as they are shown, so that a PASS or FAIL agrees with the printed number.
-  const ratio = (id: RowId, of: (row: Measurement, airlift: Measurement) => number, digits = 2): number | undefined => {
+  const ratio = (id: RowId, of: (row: Measurement, airlift: Measurement) => number): number | undefined => {
     const row = measured(id);
-    return row && airlift ? round(of(row, airlift), digits) : undefined;
+    return row && airlift ? round(of(row, airlift), 2) : undefined;
   };
   const overFloor = ratio('floor', (floor, a) => a.wallMs / floor.wallMs);
   const fasterThanSkopeo = ratio('skopeo', (peer, a) => peer.wallMs / a.wallMs);
@@ -169,7 +169,7 @@ export function renderText(report: Report): string {
 }
 
 /** A Markdown table, padded so that it also reads well in a terminal and pastes into the README. */
-function table(header: string[], rows: string[][], alignRight: boolean[]): string[] {
+export function table(header: string[], rows: string[][], alignRight: boolean[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) =>
     `| ${cells.map((cell, i) => (alignRight[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join(' | ')} |`;
