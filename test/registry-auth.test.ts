@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { load as loadLibrary } from '../src/load/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { type ConnectionSettings, resolveConnection } from '../src/registry/connection.js';
+import { defaultCertsD } from '../src/registry/tls.js';
 import { writeTestBundle } from './helpers/bundles.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { makeClientCert, makeTestCA, startRegistry, type Registry } from './helpers/registry.js';
@@ -66,8 +67,8 @@ function expectNoSecret(run: RunResult, ...secrets: string[]): void {
 }
 
 /** Resolves the settings as any command does, and checks that the registry answers. */
-async function ping(host: string, settings: ConnectionSettings): Promise<void> {
-  const client = new RegistryClient(await resolveConnection(host, { retries: 0, ...settings }, await cleanEnv()));
+async function ping(host: string, settings: ConnectionSettings, env?: NodeJS.ProcessEnv): Promise<void> {
+  const client = new RegistryClient(await resolveConnection(host, { retries: 0, ...settings }, env ?? (await cleanEnv())));
   try {
     await client.ping();
   } finally {
@@ -202,6 +203,20 @@ describe('TLS', () => {
     await makeClientCert(caDir, hostDir);
     await expect(ping(mtls.host, { caFile: ca.caFile })).rejects.toThrow(/requires a client certificate, give it with --cert-dir/);
     expectLoaded(await cli(`${mtls.host}/cert-dir`, ['--cert-dir', certsD]));
+  });
+
+  test('without --cert-dir, the host directory in ~/.config/containers/certs.d is used, as podman and skopeo use it', async () => {
+    const mtls = await started(startRegistry({ tls: { ...ca, clientCAFile: ca.caFile } }));
+    const home = await tempDir('airlift-home-certs-');
+    const hostDir = join(home, '.config', 'containers', 'certs.d', mtls.host);
+    await mkdir(hostDir, { recursive: true });
+    await writeFile(join(hostDir, 'ca.crt'), await readFile(ca.caFile));
+    await makeClientCert(caDir, hostDir);
+    const env = await cleanEnv({ HOME: home });
+    expect(defaultCertsD(env)[0]).toBe(join(home, '.config', 'containers', 'certs.d'));
+    expectLoaded(await cli(`${mtls.host}/certs-d-default`, [], { env }));
+    // Another host's directory is not used: the registry at registry.host is not trusted.
+    await expect(ping(registry.host, {}, env)).rejects.toThrow(/TLS certificate of .* is not trusted .*\/etc\/docker\/certs\.d\//);
   });
 });
 

@@ -14,7 +14,8 @@ const registryFlags = {
   'ca-file': { type: 'string', describe: 'PEM file with CA certificates to trust (besides the system ones)' },
   'cert-dir': {
     type: 'string',
-    describe: 'certs.d directory (docker/containerd layout): *.crt CAs, client.cert + client.key; DIR or DIR/HOST:PORT',
+    describe:
+      'certs.d directory (docker/containerd layout): *.crt CAs, client.cert + client.key; DIR or DIR/HOST:PORT (default: HOST:PORT in ~/.config/containers/certs.d, /etc/containers/certs.d or /etc/docker/certs.d)',
   },
   username: { type: 'string', describe: 'registry user name (with --password-stdin)' },
   'password-stdin': { type: 'boolean', describe: 'read the password (or token) from standard input' },

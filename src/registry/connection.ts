@@ -36,7 +36,7 @@ export async function resolveConnection(
     chunkSize,
     timeoutMs,
     onWarning,
-    tls: plainHttp ? undefined : await resolveTls(host, settings),
+    tls: plainHttp ? undefined : await resolveTls(host, settings, env),
     credentials: await findCredentials(host, { credentials: settings.credentials, authFile: settings.authFile, env }),
   };
 }

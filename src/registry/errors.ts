@@ -34,7 +34,7 @@ export function connectionError(host: string, err: unknown, plainHttp: boolean):
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new RegistryError(`cannot resolve registry host ${host}: check --registry`);
   if (/certificate|self.signed|CERT_|unable to verify/i.test(`${code} ${detail}`)) {
     return new RegistryError(
-      `TLS certificate of ${host} is not trusted (${detail}): pass --ca-file or --cert-dir with the site's CA, or --insecure to skip verification`,
+      `TLS certificate of ${host} is not trusted (${detail}): pass --ca-file or --cert-dir with the site's CA (or put it in /etc/docker/certs.d/${host}/ca.crt), or --insecure to skip verification`,
     );
   }
   if (!plainHttp && /wrong version number|packet length too long|EPROTO/i.test(`${code} ${detail}`)) {
