@@ -1,7 +1,7 @@
 /**
  * `airlift verify` against what `airlift load` pushed, then against tags broken on purpose:
- * a deleted blob, an index entry whose platform is not its config's, a missing platform, a
- * tag that is a single manifest, a tag that does not exist.
+ * a deleted blob, an index entry whose platform is not its config's, an entry that is not a
+ * descriptor, a missing platform, a tag that is a single manifest, a tag that does not exist.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
@@ -141,6 +141,33 @@ test('an index entry whose platform is not its config platform is found', async 
   const run = await verify('full', 'rancher/mirrored-pause:mislabelled');
   expect(run.code).toBe(1);
   expect(run.stdout).toContain(`  - ${repository}@${amd64.digest.slice(0, 19)} is listed as linux/arm64 but its config says linux/amd64\n`);
+});
+
+test('an index entry that is not a descriptor is reported, not skipped', async () => {
+  const repository = 'full/rancher/mirrored-pause';
+  const pushed = await entries(repository, '3.6');
+  const amd64 = (await client.getManifest(repository, pushed.amd64!))!;
+  const valid = {
+    mediaType: amd64.mediaType,
+    digest: amd64.digest,
+    size: amd64.bytes.length,
+    platform: { os: 'linux', architecture: 'amd64' },
+  };
+  const sizeless = { mediaType: amd64.mediaType, digest: pushed.arm64!, platform: { os: 'linux', architecture: 'arm64' } };
+  const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [valid, sizeless] };
+  const put = await request(`http://${registry.host}/v2/${repository}/manifests/sizeless`, {
+    method: 'PUT',
+    headers: { 'content-type': index.mediaType },
+    body: JSON.stringify(index),
+  });
+  await put.body.dump();
+  expect(put.statusCode).toBe(201);
+
+  const run = await verify('full', '--json', 'rancher/mirrored-pause:sizeless');
+  expect(run.code).toBe(1);
+  const result = JSON.parse(run.stdout) as VerifyJson;
+  expect(result.images[0]!.problems).toEqual(['index entry 2 of 2 is not a descriptor: it needs a mediaType, a sha256 digest and a size']);
+  expect(result.images[0]!.platforms.map((p) => p.platform)).toEqual(['linux/amd64']);
 });
 
 test('a single-manifest tag and a missing tag are problems too', async () => {

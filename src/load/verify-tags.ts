@@ -10,7 +10,7 @@ import { formatReference, parseTargetRegistry, type Reference, targetReference }
 import { RegistryClient } from '../registry/client.js';
 import { type ConnectionSettings, resolveConnection } from '../registry/connection.js';
 import { limiter } from './limit.js';
-import { indexEntries, verifyImage } from './verify.js';
+import { isDescriptor, listedEntries, verifyImage } from './verify.js';
 
 export interface VerifyOptions extends ConnectionSettings {
   /** `HOST[:PORT][/NAMESPACE]` */
@@ -61,11 +61,17 @@ async function verifyTag(client: RegistryClient, target: Reference, expected?: s
     return report;
   }
   report.indexDigest = stored.digest;
-  const entries = indexEntries(stored.bytes, stored.mediaType);
-  if (!entries) {
+  const listed = listedEntries(stored.bytes, stored.mediaType);
+  if (!listed) {
     problems.push(`the tag holds a single image (${stored.mediaType}), not a multi-platform index`);
     return report;
   }
+  listed.forEach((entry, i) => {
+    if (!isDescriptor(entry)) {
+      problems.push(`index entry ${i + 1} of ${listed.length} is not a descriptor: it needs a mediaType, a sha256 digest and a size`);
+    }
+  });
+  const entries = listed.filter(isDescriptor);
   const checks = await Promise.all(entries.map((entry) => verifyImage(client, target.repository, entry)));
   entries.forEach((entry, i) => {
     problems.push(...checks[i]!.problems);

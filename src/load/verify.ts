@@ -71,11 +71,16 @@ export async function readBackProblem(
   return `the registry returned ${stored ? `digest ${stored.digest}` : 'nothing'} for ${name} right after it was pushed as ${digest}`;
 }
 
-/** The entries of an index document, or undefined when the bytes are not an index. */
+/** The entries of an index document, or undefined when the bytes are not an index. Entries that are not descriptors are left out. */
 export function indexEntries(bytes: Buffer, mediaType: string): Descriptor[] | undefined {
+  return listedEntries(bytes, mediaType)?.filter(isDescriptor);
+}
+
+/** What an index document lists, valid descriptors or not; undefined when the bytes are not an index. */
+export function listedEntries(bytes: Buffer, mediaType: string): unknown[] | undefined {
   const parsed = parseJson(bytes) as { mediaType?: string; manifests?: unknown[] } | undefined;
   if (!parsed || !isIndexType(parsed.mediaType ?? mediaType) || !Array.isArray(parsed.manifests)) return undefined;
-  return parsed.manifests.filter(isDescriptor);
+  return parsed.manifests;
 }
 
 /**
@@ -107,7 +112,7 @@ export function configPlatform(config: Buffer): Platform | undefined {
   });
 }
 
-function isDescriptor(value: unknown): value is Descriptor {
+export function isDescriptor(value: unknown): value is Descriptor {
   const d = value as Descriptor | undefined;
   return typeof d === 'object' && d !== null && isDigest(d.digest) && Number.isSafeInteger(d.size) && typeof d.mediaType === 'string';
 }
