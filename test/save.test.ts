@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -15,6 +16,7 @@ import tar from 'tar-stream';
 import { DecompressStream } from 'zstd-napi';
 import { startContainerd } from './helpers/containerd.js';
 import { startDockerd } from './helpers/dockerd.js';
+import { startFaultProxy } from './helpers/fault-proxy.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { rawManifest, seededImageList, seededImages, type SeededImage, seedRegistry, someSeededImages } from './helpers/seed.js';
 import { runAirlift, type RunResult, runOrThrow, skopeo, tempDir } from './helpers/tools.js';
@@ -306,6 +308,35 @@ test('a blob the registry serves corrupt fails the save, and no bundle or partia
     expect(await readdir(out)).toEqual([]);
   } finally {
     await writeFile(data, original);
+  }
+});
+
+test('interrupted (SIGINT) while a bundle is written, save leaves neither the partial bundle nor its spool directory', async () => {
+  const manifest = JSON.parse(
+    await rawManifest(`${a.host}/rancher/mirrored-pause@${sourceOf('rancher/mirrored-pause:3.6', 'linux/arm64').manifestDigest}`),
+  );
+  const proxy = await startFaultProxy(a.host);
+  try {
+    proxy.setFaults([{ method: 'GET', url: new RegExp(`/blobs/${manifest.layers[0].digest}`), fault: { hang: true } }]);
+    const out = await tempDir('airlift-kit-interrupted-');
+    let pid = 0;
+    const saving = runAirlift(
+      ['save', '--from', proxy.host, '--plain-http', 'rancher/mirrored-pause:3.6', '--platform', 'linux/arm64', '--out', out],
+      {
+        onStart: (started) => (pid = started),
+      },
+    );
+    const written = async () => (await readdir(out)).some((name) => name.endsWith('.partial'));
+    for (let tries = 0; !(await written()); tries++) {
+      if (tries > 300) throw new Error(`no partial bundle in ${out}: ${(await saving).stderr}`);
+      await sleep(50);
+    }
+    expect((await readdir(out)).some((name) => name.startsWith('.airlift-spool-'))).toBe(true);
+    process.kill(pid, 'SIGINT');
+    expect((await saving).code).toBe(130);
+    expect(await readdir(out)).toEqual([]);
+  } finally {
+    await proxy.stop();
   }
 });
 

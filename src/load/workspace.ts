@@ -1,20 +1,28 @@
 /**
- * A private temp dir for one run (spooled layers, standard input), removed on every exit
- * path: normal return, error, and process exit (the CLI turns SIGINT/SIGTERM into exit).
+ * Temp files of one run — a private work dir (spooled layers, standard input), a bundle being
+ * written — removed on every exit path: normal return, error, and process exit (the CLI
+ * turns SIGINT/SIGTERM into exit).
  */
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export async function withWorkDir<T>(task: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'airlift-'));
-  const removeNow = () => rmSync(dir, { recursive: true, force: true });
-  process.once('exit', removeNow);
+/** Runs `task` with a new directory `PARENT/PREFIXxxxxxx`, removed afterwards however the run ends. */
+export async function withWorkDir<T>(task: (dir: string) => Promise<T>, parent = tmpdir(), prefix = 'airlift-'): Promise<T> {
+  const dir = await mkdtemp(join(parent, prefix));
+  const release = removeOnExit(dir);
   try {
     return await task(dir);
   } finally {
-    process.off('exit', removeNow);
+    release();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Removes `path` if the process exits before the returned function is called. */
+export function removeOnExit(path: string): () => void {
+  const removeNow = () => rmSync(path, { recursive: true, force: true });
+  process.once('exit', removeNow);
+  return () => process.off('exit', removeNow);
 }

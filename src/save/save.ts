@@ -5,11 +5,12 @@
  * then write each bundle with blobs streamed from the registry and checked against their digests.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../load/compress.js';
 import { limiter } from '../load/limit.js';
+import { withWorkDir } from '../load/workspace.js';
 import { type Digest, shortDigest } from '../oci/digest.js';
 import type { Platform } from '../oci/platform.js';
 import { formatReference, parseTargetRegistry, type Reference } from '../oci/reference.js';
@@ -87,38 +88,39 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
     );
     await mkdir(options.outDir, { recursive: true });
     // Spooled layers sit beside the bundles: that disk is sized for kits, a tmpfs /tmp may not be.
-    const spoolDir = await mkdtemp(join(options.outDir, '.airlift-spool-'));
-    try {
-      const jobs = plans.map((plan) => ({ plan, entries: legacy ? legacyEntries(plan) : ociLayoutEntries(plan) }));
-      const total = jobs.flatMap((job) => job.entries).reduce((sum, entry) => sum + ('layer' in entry ? entry.layer.blob.size : 0), 0);
-      let bytesDownloaded = 0;
-      const downloads = limiter(concurrency);
-      const fetchLayer = (layer: LayerSource, file: string) =>
-        downloads(async () => {
-          const size = await fetchInto(client, layer, file);
-          emit({ type: 'read', bytes: (bytesDownloaded += layer.blob.size), total });
-          return size;
-        });
-      const bundles = await Promise.all(
-        jobs.map(async ({ plan, entries }) => {
-          const file = join(options.outDir, `${plan.stem}${bundleSuffix[compression]}`);
-          const written = await writeBundle(file, entries, {
-            compression,
-            compressedContent: !legacy,
-            spoolDir,
-            window: concurrency,
-            fetchLayer,
+    return await withWorkDir(
+      async (spoolDir) => {
+        const jobs = plans.map((plan) => ({ plan, entries: legacy ? legacyEntries(plan) : ociLayoutEntries(plan) }));
+        const total = jobs.flatMap((job) => job.entries).reduce((sum, entry) => sum + ('layer' in entry ? entry.layer.blob.size : 0), 0);
+        let bytesDownloaded = 0;
+        const downloads = limiter(concurrency);
+        const fetchLayer = (layer: LayerSource, file: string) =>
+          downloads(async () => {
+            const size = await fetchInto(client, layer, file);
+            emit({ type: 'read', bytes: (bytesDownloaded += layer.blob.size), total });
+            return size;
           });
-          const bundle = describeBundle(file, plan, written, legacy);
-          emit({ type: 'bundle', bundle });
-          return bundle;
-        }),
-      );
-      const checksums = await updateChecksums(options.outDir, bundles);
-      return { bundles, checksums, bytesDownloaded, durationMs: Date.now() - started };
-    } finally {
-      await rm(spoolDir, { recursive: true, force: true });
-    }
+        const bundles = await Promise.all(
+          jobs.map(async ({ plan, entries }) => {
+            const file = join(options.outDir, `${plan.stem}${bundleSuffix[compression]}`);
+            const written = await writeBundle(file, entries, {
+              compression,
+              compressedContent: !legacy,
+              spoolDir,
+              window: concurrency,
+              fetchLayer,
+            });
+            const bundle = describeBundle(file, plan, written, legacy);
+            emit({ type: 'bundle', bundle });
+            return bundle;
+          }),
+        );
+        const checksums = await updateChecksums(options.outDir, bundles);
+        return { bundles, checksums, bytesDownloaded, durationMs: Date.now() - started };
+      },
+      options.outDir,
+      '.airlift-spool-',
+    );
   } finally {
     await client.close();
   }

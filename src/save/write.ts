@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { HashingPassThrough } from '../load/compress.js';
+import { removeOnExit } from '../load/workspace.js';
 import type { BundleEntry, LayerSource } from './layout.js';
 import { type BundleCompression, bundleCompressor } from './compression.js';
 
@@ -29,6 +30,7 @@ const header = { mtime: new Date(0), uid: 0, gid: 0 };
 
 export async function writeBundle(file: string, entries: BundleEntry[], options: WriteOptions): Promise<{ size: number; sha256: string }> {
   const partial = `${file}.partial`;
+  const release = removeOnExit(partial);
   const pack = tar.pack();
   const hash = new HashingPassThrough();
   const compressor = bundleCompressor(options.compression, options.compressedContent);
@@ -70,6 +72,8 @@ export async function writeBundle(file: string, entries: BundleEntry[], options:
     await Promise.allSettled(spools.values());
     await rm(partial, { force: true });
     throw err;
+  } finally {
+    release();
   }
 }
 

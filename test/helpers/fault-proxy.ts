@@ -20,6 +20,8 @@ export type Fault =
   | { bytesPerSecond: number }
   /** Forward this many body bytes, then stop reading (a link that went silent). */
   | { stallAfterBytes: number }
+  /** Never answer (a registry that hangs): the client gives up, or is stopped. */
+  | { hang: true }
   /** 307 to the same path at this origin (`http://host:port`), as registries on object storage do. */
   | { redirectTo: string }
   /** Forward, and answer `to` where the registry answered `from`. */
@@ -97,6 +99,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       req.resume();
     };
     if (fault && 'status' in fault) return answer(fault.status, fault.headers, fault.body);
+    if (fault && 'hang' in fault) return;
     if (fault && 'redirectTo' in fault) return answer(307, { location: `${fault.redirectTo}${req.url}` });
     if (fault && 'maxBodyBytes' in fault && Number(req.headers['content-length'] ?? 0) > fault.maxBodyBytes) {
       return answer(413, { 'content-type': 'text/html' }, '<html><head><title>413 Request Entity Too Large</title></head></html>');
