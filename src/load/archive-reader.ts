@@ -1,7 +1,8 @@
 /**
  * Passes over archives in worker threads. Inflating, hashing and compressing — the per-byte
  * work — run there, so that the main thread is left with planning and uploads and archives
- * read at once use every core.
+ * read at once use every core. One piece comes back: the digest of what a spool pass writes
+ * is computed here (shared-hash.ts), so that an archive read alone still hashes on two cores.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -9,8 +10,9 @@ import { Worker } from 'node:worker_threads';
 import { ArchiveError } from '../archive/errors.js';
 import type { ArchiveSource, Compression } from '../archive/open.js';
 import type { ArchiveContents, Scanner } from '../archive/scan.js';
-import type { CompressionChoice, SpooledBlob } from './compress.js';
+import type { CompressionChoice, SpooledBlob, SpoolResult } from './compress.js';
 import { limiter } from './limit.js';
+import { newRing, RingHasher, type SlotFilled } from './shared-hash.js';
 
 export interface SpoolJob {
   entry: string;
@@ -30,14 +32,21 @@ export interface SpoolRequest {
   source: ArchiveSource;
   compression: Compression;
   jobs: SpoolJob[];
+  /** Where the worker puts what it writes, for the main thread to hash. */
+  ring: SharedArrayBuffer;
 }
 
 export type ReadRequest = ScanRequest | SpoolRequest;
 
+/** Main thread to spool worker: carry on after a spooled blob, or a slot is hashed. */
+export type ToSpoolWorker = 'go on' | { type: 'hashed'; slot: number };
+
 export type WorkerMessage =
   | { type: 'read'; bytes: number }
   | { type: 'scanned'; contents: ArchiveContents }
-  | { type: 'spooled'; entry: string; blob: SpooledBlob }
+  | SlotFilled
+  /** Without a digest, the blob's is that of the slots hashed since the last one. */
+  | { type: 'spooled'; entry: string; blob: SpoolResult }
   | { type: 'done' }
   | { type: 'failed'; archive?: string; reason: string };
 
@@ -45,9 +54,10 @@ const cores = availableParallelism();
 /**
  * Passes running at once, each in its own worker. Scans are short and hold little memory: up to
  * four at once, so that a kit's three per-arch archives are scanned together and finish
- * together. A spool pass keeps nearly two cores busy (its thread hashing both sides, the pool
- * inflating and deflating) and holds tens of MB of buffers: two at once on two cores, so that
- * one waiting on the registry does not leave the cores idle, and one per two cores beyond.
+ * together. A spool pass keeps nearly two cores busy (its thread hashing what it reads, the
+ * main thread what it writes, the pool inflating and deflating) and holds tens of MB of
+ * buffers: two at once on two cores, so that one waiting on the registry does not leave the
+ * cores idle, and one per two cores beyond.
  */
 const scanSlots = limiter(4);
 const spoolSlots = limiter(Math.min(4, Math.max(2, Math.floor(cores / 2))));
@@ -70,12 +80,22 @@ export const scanInWorker: Scanner = (source, onRawBytes = () => {}) =>
  * before the worker reads on, so a slow consumer holds the reading back.
  */
 export function spoolInWorker(
-  request: Omit<SpoolRequest, 'kind'>,
+  request: Omit<SpoolRequest, 'kind' | 'ring'>,
   onSpooled: (entry: string, blob: SpooledBlob) => Promise<void>,
   onRawBytes: (n: number) => void,
 ): Promise<void> {
-  return runWorker<void>({ kind: 'spool', ...request }, onRawBytes, (message, finish, fail, worker) => {
-    if (message.type === 'spooled') void onSpooled(message.entry, message.blob).then(() => worker.postMessage('go on'), fail);
+  const ring = newRing();
+  const hasher = new RingHasher(ring);
+  const send = (worker: Worker, message: ToSpoolWorker) => worker.postMessage(message);
+  return runWorker<void>({ kind: 'spool', ...request, ring }, onRawBytes, (message, finish, fail, worker) => {
+    if (message.type === 'hash') {
+      hasher.update(message);
+      send(worker, { type: 'hashed', slot: message.slot });
+    }
+    if (message.type === 'spooled') {
+      const blob = { ...message.blob, digest: message.blob.digest ?? hasher.digest() };
+      void onSpooled(message.entry, blob).then(() => send(worker, 'go on'), fail);
+    }
     if (message.type === 'done') finish();
   });
 }

@@ -1,9 +1,10 @@
 /**
  * Copies a layer into a spool file, compressing uncompressed tars on the way, and hashes
  * both sides: the input digest checks the layer against its config's diff_id or its blob
- * name, the output digest names the blob. Spooling lets an upload be retried without
- * reading the archive again. Compression runs at a fixed level with zeroed headers, so the
- * same layer gives the same digest on every run (and re-runs find it in the registry).
+ * name, the output digest names the blob (hashed on another thread: shared-hash.ts).
+ * Spooling lets an upload be retried without reading the archive again. Compression runs
+ * at a fixed level with zeroed headers, so the same layer gives the same digest on every run
+ * (and re-runs find it in the registry).
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -38,16 +39,27 @@ export interface SpooledBlob {
   file: string;
 }
 
-/** Spools `input` as is (`compression` undefined: an original blob) or compressed. */
-export async function spoolBlob(input: Readable, file: string, compression?: CompressionChoice): Promise<SpooledBlob> {
+/**
+ * What a spool pass knows of a blob it wrote. The digest of compressed output is computed
+ * by whoever `written` hands the bytes to (shared-hash.ts), so it is here only for a copy,
+ * whose output is its input.
+ */
+export type SpoolResult = Omit<SpooledBlob, 'digest'> & { digest?: Digest };
+
+/** Spools `input` as is (`compression` undefined: an original blob) or compressed through `written`, which counts the bytes. */
+export async function spoolBlob(
+  input: Readable,
+  file: string,
+  compression: CompressionChoice | undefined,
+  written: Transform & { readonly bytes: number },
+): Promise<SpoolResult> {
   const read = new HashingPassThrough();
   if (!compression || compression.algorithm === 'none') {
     await pipeline(input, read, createWriteStream(file));
     return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file };
   }
-  const written = new HashingPassThrough();
   await pipeline(input, read, compressor(compression), written, createWriteStream(file));
-  return { inputDigest: read.digest(), digest: written.digest(), size: written.bytes, file };
+  return { inputDigest: read.digest(), size: written.bytes, file };
 }
 
 function compressor({ algorithm, level }: CompressionChoice): Transform {
