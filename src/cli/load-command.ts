@@ -125,7 +125,7 @@ async function runLoad(args: LoadArgs): Promise<number> {
   }
   // Reads the password from stdin before the spinner starts: ora discards terminal input while it spins.
   const connection = await connectionSettings(args);
-  const renderer = createRenderer({ quiet: args.quiet });
+  const renderer = await createRenderer({ quiet: args.quiet });
   const options: LoadOptions = {
     ...connection,
     archives,

@@ -61,7 +61,7 @@ export const saveCommand = {
 async function runSave(args: SaveArgs): Promise<number> {
   const images = await imagesFrom(args['image-list'], args.refs);
   const connection = await connectionSettings(args);
-  const renderer = createTransferRenderer({ quiet: args.quiet });
+  const renderer = await createTransferRenderer({ quiet: args.quiet });
   let result: SaveResult | undefined;
   try {
     result = await save({

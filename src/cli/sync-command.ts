@@ -58,7 +58,7 @@ async function runSync(args: SyncArgs): Promise<number> {
     { flags: registryFlagValues(args, 'src-'), prefix: 'src-' },
     { flags: registryFlagValues(args, 'dest-'), prefix: 'dest-' },
   ]);
-  const renderer = createTransferRenderer({ quiet: args.quiet });
+  const renderer = await createTransferRenderer({ quiet: args.quiet });
   let result: SyncResult | undefined;
   try {
     result = await sync({

@@ -4,7 +4,7 @@
  * NO_COLOR turns colour off on the terminal too.
  */
 import { styleText } from 'node:util';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { shortDigest } from '../oci/digest.js';
 import type { BlobAction, LoadEvent, Phase } from '../load/events.js';
 import { formatBytes, formatDuration } from './format.js';
@@ -24,13 +24,19 @@ export interface RendererOptions {
   color?: boolean;
 }
 
-export function createRenderer(options: RendererOptions = {}): Renderer {
+/** ora's spinner factory. */
+export type Spinner = (typeof import('ora'))['default'];
+
+/** ora is loaded only when a terminal shows a spinner: scripted runs (pipes, CI, --quiet) skip its ~80 ms of module loading. */
+export const loadSpinner = async (): Promise<Spinner> => (await import('ora')).default;
+
+export async function createRenderer(options: RendererOptions = {}): Promise<Renderer> {
   const stream = options.stream ?? process.stderr;
   if (options.quiet) return { onEvent: () => {}, stop: () => {} };
   // A terminal that reports no width (a pty nobody sized) cannot be redrawn in place.
   const tty = options.tty ?? Boolean(stream.isTTY && stream.columns > 0 && !process.env.CI && process.env.TERM !== 'dumb');
   const color = options.color ?? !process.env.NO_COLOR;
-  return tty ? new SpinnerRenderer(stream, color) : new LineRenderer(stream);
+  return tty ? new SpinnerRenderer(stream, color, await loadSpinner()) : new LineRenderer(stream);
 }
 
 const phaseText: Record<Phase, string> = {
@@ -115,6 +121,7 @@ class SpinnerRenderer implements Renderer {
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly color: boolean,
+    ora: Spinner,
   ) {
     // createRenderer has decided this is a terminal; ora's own test would also refuse any CI variable.
     this.spinner = ora({ stream, text: 'starting', color: color ? 'cyan' : false, isEnabled: true }).start();

@@ -3,12 +3,12 @@
  * N/M, a spinner carrying the running totals on a terminal, timestamped lines elsewhere,
  * nothing with --quiet.
  */
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { shortDigest } from '../oci/digest.js';
 import type { SaveEvent } from '../save/events.js';
 import type { SyncEvent } from '../sync/events.js';
 import { formatBytes, rateAndEta } from './format.js';
-import type { RendererOptions } from './renderer.js';
+import { loadSpinner, type RendererOptions, type Spinner } from './renderer.js';
 
 export type TransferEvent = SyncEvent | SaveEvent;
 
@@ -18,10 +18,11 @@ export interface TransferRenderer {
   stop(completed: boolean): void;
 }
 
-export function createTransferRenderer(options: RendererOptions = {}): TransferRenderer {
+export async function createTransferRenderer(options: RendererOptions = {}): Promise<TransferRenderer> {
   if (options.quiet) return { onEvent: () => {}, stop: () => {} };
   const stream = options.stream ?? process.stderr;
-  return new Renderer(stream, options.tty ?? Boolean(stream.isTTY && !process.env.CI));
+  const tty = options.tty ?? Boolean(stream.isTTY && !process.env.CI);
+  return new Renderer(stream, tty ? await loadSpinner() : undefined);
 }
 
 class Renderer implements TransferRenderer {
@@ -32,11 +33,12 @@ class Renderer implements TransferRenderer {
   private status = '';
   private lastReadLine = 0;
 
+  /** `ora` on a terminal; lines otherwise. */
   constructor(
     private readonly stream: NodeJS.WriteStream,
-    tty: boolean,
+    ora: Spinner | undefined,
   ) {
-    this.spinner = tty ? ora({ stream, text: 'starting' }).start() : undefined;
+    this.spinner = ora?.({ stream, text: 'starting' }).start();
   }
 
   onEvent(event: TransferEvent): void {
