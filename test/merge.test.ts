@@ -1,7 +1,8 @@
 /**
  * Loading into tags that already hold something: entries for platforms the run does not
- * bring are kept, those it brings are replaced, `--replace` overwrites, and an existing entry
- * that no longer verifies stops the tag from being re-pointed.
+ * bring are kept, those it brings are replaced, `--replace` overwrites, entries that cannot be
+ * kept are left out with a warning, and an existing entry that no longer verifies stops the
+ * tag from being re-pointed.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { writeFile } from 'node:fs/promises';
@@ -94,6 +95,31 @@ test('a tag holding a single manifest (pushed by skopeo) is merged into an index
   ]);
   expect(verify.stdout).toMatch(/1 of 1 tag\(s\) verified, 0 with problems/);
   expect(verify.code).toBe(0);
+});
+
+test('entries of the existing index without a platform, or not descriptors, are left out with a warning', async () => {
+  expect((await load('odd', bundle('amd64'))).code).toBe(0);
+  const { entries } = await tagIndex('odd');
+  const stored = JSON.parse((await client.getManifest(`odd/${repository}`, '3.6'))!.bytes.toString()) as { manifests: object[] };
+  const amd64 = stored.manifests[0] as { mediaType: string; digest: string; size: number };
+  const odd = {
+    ...stored,
+    manifests: [...stored.manifests, { mediaType: amd64.mediaType, digest: amd64.digest, size: amd64.size }, { digest: amd64.digest }],
+  };
+  const put = await request(`http://${registry.host}/v2/odd/${repository}/manifests/3.6`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+    body: JSON.stringify(odd),
+  });
+  await put.body.dump();
+  expect(put.statusCode).toBe(201);
+
+  const run = await load('odd', bundle('arm64'));
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout).warnings).toEqual([
+    `${registry.host}/odd/${repository}:3.6: 2 of the 3 entries of the index it holds name no platform or are not descriptors; the new index leaves them out`,
+  ]);
+  expect((await tagIndex('odd')).entries).toEqual({ amd64: entries.amd64, arm64: expect.any(String) });
 });
 
 test('an existing entry that no longer verifies leaves the tag unchanged and points to --replace', async () => {

@@ -130,15 +130,15 @@ export function load(options: LoadOptions): Promise<LoadResult> {
 async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const registryWarnings: string[] = [];
+  const runWarnings: string[] = [];
   const onWarning = (message: string) => {
-    registryWarnings.push(message);
+    runWarnings.push(message);
     emit({ type: 'warning', message });
   };
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const client = await registryClient(options, onWarning);
   try {
-    return await planAndPublish(client, spoolDir, options, started, registryWarnings);
+    return await planAndPublish(client, spoolDir, options, started, runWarnings);
   } finally {
     await client.close();
   }
@@ -149,15 +149,19 @@ async function planAndPublish(
   spoolDir: string,
   options: LoadOptions,
   started: number,
-  registryWarnings: string[],
+  runWarnings: string[],
 ): Promise<LoadResult> {
   const emit = options.onEvent ?? (() => {});
+  const warn = (message: string) => {
+    runWarnings.push(message);
+    emit({ type: 'warning', message });
+  };
   const plan = await planLoad(options, spoolDir, emit);
   const failures = [...plan.failures];
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
     images: images.sort((a, b) => a.target.localeCompare(b.target)),
     failures: failures.sort((a, b) => a.target.localeCompare(b.target)),
-    warnings: [...plan.archives.flatMap((a) => a.warnings), ...registryWarnings],
+    warnings: [...plan.archives.flatMap((a) => a.warnings), ...runWarnings],
     bytesUploaded,
     durationMs: Date.now() - started,
   });
@@ -181,7 +185,7 @@ async function planAndPublish(
     plan.archives,
     plan.layers,
   );
-  await cache.save().catch((err: Error) => emit({ type: 'warning', message: `cannot save the blob-info cache: ${err.message}` }));
+  await cache.save().catch((err: Error) => warn(`cannot save the blob-info cache: ${err.message}`));
   emit({ type: 'phase', phase: 'verifying' });
   const images: PublishedImage[] = [];
   const fail = (target: string, err: unknown) => {
@@ -211,7 +215,12 @@ async function planAndPublish(
         }
         try {
           images.push(
-            await publishTag(placement, tag, layers, { replace: options.replace, format: options.format, archTags: options.archTags }),
+            await publishTag(placement, tag, layers, {
+              replace: options.replace,
+              format: options.format,
+              archTags: options.archTags,
+              onWarning: warn,
+            }),
           );
         } catch (err) {
           fail(tag.targetName, err);

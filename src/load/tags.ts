@@ -14,7 +14,7 @@ import { formatReference, type Reference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
 import type { LayerOutcome } from './layers.js';
 import type { TagPlan } from './plan.js';
-import { currentEntries, indexEntries, readBackProblem, verifyImage } from './verify.js';
+import { currentEntries, indexEntries, listedEntries, readBackProblem, verifyImage } from './verify.js';
 
 export interface PublishedImage {
   target: string;
@@ -35,6 +35,8 @@ export interface PublishOptions {
   format?: ManifestFormat;
   /** Also tag each platform's manifest `<tag>-<arch>`, as the classic load scripts did. */
   archTags?: boolean;
+  /** Told what the run does that the user may not expect (entries of the tag's index it cannot keep). */
+  onWarning?: (message: string) => void;
 }
 
 export class TagError extends Error {}
@@ -47,7 +49,7 @@ export async function publishTag(
 ): Promise<PublishedImage> {
   // Every image of the tag must have all its layers before any of its manifests is pushed.
   const layerLists = tagLayers(tag, layers);
-  const others = options.replace ? [] : await keptEntries(ctx, tag);
+  const others = options.replace ? [] : await keptEntries(ctx, tag, options.onWarning);
   const format = tagFormat(tag, others, options.format);
   const manifests = tag.images.map(({ source }, i) => source.manifest ?? buildManifest(source, layerLists[i]!, format));
   const children: Descriptor[] = [];
@@ -172,11 +174,18 @@ export function archTagTargets(tag: TagPlan, indexPlatforms: Platform[], count: 
  * Entries of what the tag holds now for platforms this run does not bring, so that loading
  * amd64 today and arm64 tomorrow ends with both.
  */
-async function keptEntries(ctx: BlobPlacement, tag: TagPlan): Promise<Descriptor[]> {
+async function keptEntries(ctx: BlobPlacement, tag: TagPlan, onWarning?: (message: string) => void): Promise<Descriptor[]> {
   const existing = await currentEntries(ctx.client, tag.repository, tag.target.tag!);
   if (!existing) return [];
+  const listed = listedEntries(existing.manifest.bytes, existing.manifest.mediaType)?.length ?? existing.entries.length;
+  const usable = existing.entries.filter((entry) => entry.platform);
+  if (usable.length < listed) {
+    onWarning?.(
+      `${tag.targetName}: ${listed - usable.length} of the ${listed} entries of the index it holds name no platform or are not descriptors; the new index leaves them out`,
+    );
+  }
   const ourPlatforms = new Set(tag.images.map((image) => image.platform));
-  return existing.entries.filter((entry) => entry.platform && !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform))));
+  return usable.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
 }
 
 /** Kept entries must be of the run's family: an index never mixes OCI and Docker manifests. */
