@@ -146,7 +146,7 @@ async function plannedTag(client: RegistryClient, tag: TagPlan, archTags?: boole
     }),
   );
   const existing = await currentEntries(client, tag.repository, tag.target.tag!);
-  const currentPlatforms = existing?.entries.flatMap((e) => (e.platform ? [normalizePlatform(e.platform)] : [])) ?? [];
+  const currentPlatforms = existing?.entries.map((e) => normalizePlatform(e.platform!)) ?? [];
   const planned: PlannedTag = {
     target: tag.targetName,
     platforms,

@@ -127,18 +127,31 @@ export function load(options: LoadOptions): Promise<LoadResult> {
   return withWorkDir((workDir) => loadIn(workDir, options));
 }
 
+interface WarningLog {
+  messages: string[];
+  warn: (message: string) => void;
+}
+
+/** The run's warnings: shown as they happen, and listed in the result. */
+function warningLog(emit: EventSink): WarningLog {
+  const messages: string[] = [];
+  return {
+    messages,
+    warn: (message) => {
+      messages.push(message);
+      emit({ type: 'warning', message });
+    },
+  };
+}
+
 async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const runWarnings: string[] = [];
-  const onWarning = (message: string) => {
-    runWarnings.push(message);
-    emit({ type: 'warning', message });
-  };
+  const warnings = warningLog(emit);
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
-  const client = await registryClient(options, onWarning);
+  const client = await registryClient(options, warnings.warn);
   try {
-    return await planAndPublish(client, spoolDir, options, started, runWarnings);
+    return await planAndPublish(client, spoolDir, options, started, warnings);
   } finally {
     await client.close();
   }
@@ -149,13 +162,9 @@ async function planAndPublish(
   spoolDir: string,
   options: LoadOptions,
   started: number,
-  runWarnings: string[],
+  { messages: runWarnings, warn }: WarningLog,
 ): Promise<LoadResult> {
   const emit = options.onEvent ?? (() => {});
-  const warn = (message: string) => {
-    runWarnings.push(message);
-    emit({ type: 'warning', message });
-  };
   const plan = await planLoad(options, spoolDir, emit);
   const failures = [...plan.failures];
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({

@@ -14,7 +14,7 @@ import { formatReference, type Reference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
 import type { LayerOutcome } from './layers.js';
 import type { TagPlan } from './plan.js';
-import { currentEntries, indexEntries, listedEntries, readBackProblem, verifyImage } from './verify.js';
+import { currentEntries, indexEntries, readBackProblem, verifyImage } from './verify.js';
 
 export interface PublishedImage {
   target: string;
@@ -177,15 +177,14 @@ export function archTagTargets(tag: TagPlan, indexPlatforms: Platform[], count: 
 async function keptEntries(ctx: BlobPlacement, tag: TagPlan, onWarning?: (message: string) => void): Promise<Descriptor[]> {
   const existing = await currentEntries(ctx.client, tag.repository, tag.target.tag!);
   if (!existing) return [];
-  const listed = listedEntries(existing.manifest.bytes, existing.manifest.mediaType)?.length ?? existing.entries.length;
-  const usable = existing.entries.filter((entry) => entry.platform);
-  if (usable.length < listed) {
+  const { entries, unusable } = existing;
+  if (unusable > 0) {
     onWarning?.(
-      `${tag.targetName}: ${listed - usable.length} of the ${listed} entries of the index it holds name no platform or are not descriptors; the new index leaves them out`,
+      `${tag.targetName}: ${unusable} of the ${entries.length + unusable} entries of the index it holds name no platform or are not descriptors; the new index leaves them out`,
     );
   }
   const ourPlatforms = new Set(tag.images.map((image) => image.platform));
-  return usable.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
+  return entries.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
 }
 
 /** Kept entries must be of the run's family: an index never mixes OCI and Docker manifests. */

@@ -84,22 +84,27 @@ export function listedEntries(bytes: Buffer, mediaType: string): unknown[] | und
 }
 
 /**
- * What a tag holds now, as index entries: the entries of its index, or its single manifest
- * as one entry with the platform its config declares. Undefined when the tag does not exist.
+ * What a tag holds now, as index entries with a platform: the entries of its index, or its
+ * single manifest as one entry with the platform its config declares. `unusable` counts the
+ * index's entries that cannot be kept (not descriptors, or naming no platform). Undefined when
+ * the tag does not exist.
  */
 export async function currentEntries(
   client: RegistryClient,
   repository: string,
   reference: string,
-): Promise<{ manifest: Manifest; entries: Descriptor[] } | undefined> {
+): Promise<{ manifest: Manifest; entries: Descriptor[]; unusable: number } | undefined> {
   const manifest = await client.getManifest(repository, reference);
   if (!manifest) return undefined;
-  const entries = indexEntries(manifest.bytes, manifest.mediaType);
-  if (entries) return { manifest, entries };
+  const listed = listedEntries(manifest.bytes, manifest.mediaType);
+  if (listed) {
+    const entries = listed.filter((entry): entry is Descriptor => isDescriptor(entry) && entry.platform !== undefined);
+    return { manifest, entries, unusable: listed.length - entries.length };
+  }
   const parsed = parseJson(manifest.bytes) as { config?: { digest?: unknown } } | undefined;
   const config = parsed?.config?.digest;
   const platform = isDigest(config) ? configPlatform(await client.getBlob(repository, config)) : undefined;
-  return { manifest, entries: platform ? [descriptorOf(manifest, platform)] : [] };
+  return { manifest, entries: platform ? [descriptorOf(manifest, platform)] : [], unusable: 0 };
 }
 
 export function configPlatform(config: Buffer): Platform | undefined {

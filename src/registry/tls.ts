@@ -68,8 +68,8 @@ async function hostDir(certDir: string, host: string): Promise<string> {
 
 /** The first `host:port` directory in the default certs.d trees, if any. */
 async function defaultHostDir(host: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const tree of defaultCertsD(env)) {
-    if (await isDirectory(join(tree, host))) return join(tree, host);
+  for (const dir of defaultCertsD(env).map((tree) => join(tree, host))) {
+    if (await isDirectory(dir)) return dir;
   }
   return undefined;
 }
