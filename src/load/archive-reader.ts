@@ -13,6 +13,7 @@ import type { ArchiveContents, Scanner } from '../archive/scan.js';
 import type { CompressionChoice, SpooledBlob, SpoolResult } from './compress.js';
 import { limiter } from './limit.js';
 import { newRing, RingHasher, type SlotFilled } from './shared-hash.js';
+import { streamedBytes } from './young-garbage.js';
 
 export interface SpoolJob {
   entry: string;
@@ -121,7 +122,11 @@ function runWorker<T>(
           reject(err);
         };
         worker.on('message', (message: WorkerMessage) => {
-          if (message.type === 'read') return onRawBytes(message.bytes);
+          if (message.type === 'read') {
+            // What the workers read, this thread uploads (or hashes) soon after.
+            streamedBytes(message.bytes);
+            return onRawBytes(message.bytes);
+          }
           if (message.type === 'failed') {
             return fail(message.archive === undefined ? new Error(message.reason) : new ArchiveError(message.archive, message.reason));
           }

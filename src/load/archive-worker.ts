@@ -11,10 +11,14 @@ import { scanArchive } from '../archive/scan.js';
 import { spoolBlob } from './compress.js';
 import type { ReadRequest, SpoolRequest, ToSpoolWorker, WorkerMessage } from './archive-reader.js';
 import { RingSlots, RingWriter } from './shared-hash.js';
+import { streamedBytes } from './young-garbage.js';
 
 const port = parentPort!;
 const post = (message: WorkerMessage) => port.postMessage(message);
-const onRawBytes = (bytes: number) => post({ type: 'read', bytes });
+const onRawBytes = (bytes: number) => {
+  streamedBytes(bytes);
+  post({ type: 'read', bytes });
+};
 
 async function spoolEntries({ source, compression, jobs, ring }: SpoolRequest): Promise<void> {
   const byEntry = new Map(jobs.map((job) => [job.entry, job]));

@@ -1,0 +1,24 @@
+/**
+ * Dead stream buffers are freed once a thread has streamed `collectionInterval` bytes, not
+ * when V8's external-memory limit is reached.
+ */
+import { expect, test } from '@jest/globals';
+import { collectionInterval, streamedBytes } from '../src/load/young-garbage.js';
+
+const MiB = 1024 * 1024;
+const arrayBuffers = () => process.memoryUsage().arrayBuffers;
+
+/** Allocates and drops `count` 256 KiB buffers, as a stream's reads do. */
+function dropBuffers(count: number): void {
+  for (let i = 0; i < count; i++) Buffer.allocUnsafeSlow(256 * 1024).fill(i);
+}
+
+test('streaming a collection interval frees the buffers dropped before it', () => {
+  streamedBytes(collectionInterval); // start counting from a collection
+  const before = arrayBuffers();
+  dropBuffers(32);
+  streamedBytes(collectionInterval - 1);
+  expect(arrayBuffers() - before).toBeGreaterThanOrEqual(7 * MiB); // not yet: fewer bytes than the interval
+  streamedBytes(1);
+  expect(arrayBuffers() - before).toBeLessThan(1 * MiB);
+});
