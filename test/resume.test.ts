@@ -1,7 +1,8 @@
 /**
  * Interrupted loads finish on a re-run, sending only what is missing: the registry is
  * SIGKILLed mid-load and restarted on its data; an image already complete in the registry
- * costs no archive reading even without the blob-info cache.
+ * costs no archive reading even without the blob-info cache; a re-run of a complete load writes
+ * nothing, as registries with immutable tags require.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -105,6 +106,27 @@ test('an image already in the registry is not read again, even without the blob-
   const uploaded = events.filter((e) => e.type === 'blob' && e.action === 'uploaded' && e.kind === 'layer');
   expect(uploaded).toHaveLength(1);
   expect(second.bytesUploaded).toBeLessThan(100 * 1024);
+});
+
+test('a re-run on a loaded registry writes nothing, so immutable tags (refused on any push, as Harbor and ECR do) do not fail it', async () => {
+  const amd64 = await writeTestBundle(dir, 'immutable-amd64', [{ repoTag: 'test/fixed:1', kib: 64 }]);
+  const arm64 = await writeTestBundle(dir, 'immutable-arm64', [{ repoTag: 'test/fixed:1', kib: 64 }], {
+    os: 'linux',
+    architecture: 'arm64',
+  });
+  const options = { archives: [amd64, arm64], registry: `${proxy.host}/immutable`, plainHttp: true, cacheDir: null, archTags: true };
+  proxy.setFaults([]);
+  const first = await load(options);
+  expect(first.failures).toEqual([]);
+  const pushed = proxy.log.filter((r) => r.method === 'PUT').map((r) => r.url);
+  expect(pushed.filter((url) => /manifests\/1(-|$)/.test(url))).toHaveLength(3); // the index and the two per-arch tags
+
+  const refusal = { status: 412, body: '{"errors":[{"code":"PRECONDITION","message":"the tag is immutable"}]}' };
+  proxy.setFaults([{ method: 'PUT', url: /\/manifests\//, fault: refusal }]);
+  const again = await load(options);
+  expect(again.failures).toEqual([]);
+  expect(again.images[0]!.indexDigest).toBe(first.images[0]!.indexDigest);
+  expect(proxy.log.filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
 });
 
 async function storedBlobs(dataDir: string): Promise<number> {

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import { join } from 'node:path';
 import { childDigests, rawManifest, seededImageList, seededImages, seedRegistry, someSeededImages } from './helpers/seed.js';
+import { startFaultProxy } from './helpers/fault-proxy.js';
 import { makeTestCA, startRegistry, type Registry } from './helpers/registry.js';
 import { runAirlift, type RunResult, skopeo, tempDir } from './helpers/tools.js';
 
@@ -96,12 +97,18 @@ describe('all platforms', () => {
     expect(first.bytesCopied).toBeGreaterThan(0);
   });
 
-  test('a second sync sends no blob bytes and leaves the digests as they were', async () => {
-    const run = await plainSync(['--to', b.host, '--image-list', imageList, '--json']);
-    expectSuccess(run);
-    const again = JSON.parse(run.stdout) as SyncJson;
-    expect(again.bytesCopied).toBe(0);
-    expect(again.images.map((i) => i.digest)).toEqual(first.images.map((i) => i.digest));
+  test('a second sync sends no blob bytes, writes nothing (immutable tags accept it) and leaves the digests as they were', async () => {
+    const proxy = await startFaultProxy(b.host);
+    try {
+      const run = await plainSync(['--to', proxy.host, '--image-list', imageList, '--json']);
+      expectSuccess(run);
+      const again = JSON.parse(run.stdout) as SyncJson;
+      expect(again.bytesCopied).toBe(0);
+      expect(again.images.map((i) => i.digest)).toEqual(first.images.map((i) => i.digest));
+      expect(proxy.log.filter((r) => !['GET', 'HEAD'].includes(r.method))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

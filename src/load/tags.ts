@@ -58,7 +58,7 @@ export async function publishTag(
     const { config } = source;
     const read = (start: number, end: number) => config.bytes.subarray(start, end);
     await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, read }, [tag.repository]);
-    await ctx.client.putManifest(tag.repository, manifest.digest, manifest);
+    await ctx.client.pushManifest(tag.repository, manifest.digest, manifest);
     children.push(descriptorOf(manifest, source.platform));
   }
   const upstream = completeUpstreamIndex(tag, children);
@@ -79,10 +79,10 @@ export async function publishTag(
   const indexPlatforms = entries.map((e) => e.platform!);
   const archTargets = options.archTags ? archTagTargets(tag, indexPlatforms, manifests.length) : undefined;
   const index = upstream ?? imageIndex(entries, format);
-  await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
+  await ctx.client.pushManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   // After the index, so that a per-arch tag never names a manifest the index lacks.
-  for (const [i, target] of (archTargets ?? []).entries()) await ctx.client.putManifest(tag.repository, target.tag!, manifests[i]!);
+  for (const [i, target] of (archTargets ?? []).entries()) await ctx.client.pushManifest(tag.repository, target.tag!, manifests[i]!);
   ctx.emit({ type: 'tag', target: tag.targetName, digest: index.digest, platforms: entries.map((e) => formatPlatform(e.platform!)) });
   return {
     target: tag.targetName,

@@ -3,10 +3,10 @@
  * knows the protocol and nothing about archives or plans.
  */
 import type { Readable } from 'node:stream';
-import { type Digest, sha256 } from '../oci/digest.js';
+import { type Digest, isDigest, sha256 } from '../oci/digest.js';
 import { manifestAccept } from '../oci/media-types.js';
 import { RegistryError } from './errors.js';
-import { Transport, type TransportOptions } from './transport.js';
+import { headerText, Transport, type TransportOptions } from './transport.js';
 import { type BlobSource, Uploader, type UploadOptions } from './upload.js';
 
 export type RegistryOptions = TransportOptions & UploadOptions;
@@ -116,18 +116,38 @@ export class RegistryClient {
   }
 
   async getManifest(repo: string, reference: string): Promise<Manifest | undefined> {
-    const res = await this.transport.call({
-      method: 'GET',
-      url: `/v2/${repo}/manifests/${reference}`,
-      scopes: [pullScope(repo)],
-      headers: { accept: manifestAccept },
-      ok: [200, 404],
-    });
+    const res = await this.manifestRequest('GET', repo, reference);
     if (res.status === 404) return undefined;
     const mediaType = String(res.headers['content-type'] ?? '')
       .split(';')[0]!
       .trim();
     return { bytes: res.body, mediaType, digest: sha256(res.body) };
+  }
+
+  /** The digest of what `reference` names in `repo`, or undefined when nothing: HEAD, or GET when the registry does not say. */
+  async manifestDigest(repo: string, reference: string): Promise<Digest | undefined> {
+    const res = await this.manifestRequest('HEAD', repo, reference);
+    if (res.status === 404) return undefined;
+    const said = headerText(res.headers['docker-content-digest']);
+    return isDigest(said) ? said : (await this.getManifest(repo, reference))?.digest;
+  }
+
+  private manifestRequest(method: 'GET' | 'HEAD', repo: string, reference: string) {
+    return this.transport.call({
+      method,
+      url: `/v2/${repo}/manifests/${reference}`,
+      scopes: [pullScope(repo)],
+      headers: { accept: manifestAccept },
+      ok: [200, 404],
+    });
+  }
+
+  /**
+   * Pushes the manifest as `reference` unless that already names exactly it, so that a re-run
+   * writes nothing: registries with immutable tags refuse even an identical push.
+   */
+  async pushManifest(repo: string, reference: string, manifest: Manifest): Promise<void> {
+    if ((await this.manifestDigest(repo, reference)) !== manifest.digest) await this.putManifest(repo, reference, manifest);
   }
 
   async putManifest(repo: string, reference: string, manifest: Manifest): Promise<void> {

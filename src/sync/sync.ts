@@ -161,7 +161,7 @@ async function syncImage(ctx: SyncContext, name: Reference, target: Reference): 
 
   const top = image.isIndex ? narrowIndex(image.top, kept) : image.top;
   const reference = target.tag ?? top.digest;
-  await ctx.dest.putManifest(target.repository, reference, top);
+  await ctx.dest.pushManifest(target.repository, reference, top);
   const targetName = formatReference(target.tag ? { ...target, digest: undefined } : { ...target, digest: top.digest });
   const problem = await readBackProblem(ctx.dest, target.repository, reference, top.digest, targetName);
   if (problem) throw new SyncError(problem);
