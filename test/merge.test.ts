@@ -97,7 +97,7 @@ test('a tag holding a single manifest (pushed by skopeo) is merged into an index
   expect(verify.code).toBe(0);
 });
 
-test('entries of the existing index without a platform, or not descriptors, are left out with a warning', async () => {
+test('entries of the existing index without a platform, or not descriptors, are left out with a warning (also in the dry run)', async () => {
   expect((await load('odd', bundle('amd64'))).code).toBe(0);
   const { entries } = await tagIndex('odd');
   const stored = JSON.parse((await client.getManifest(`odd/${repository}`, '3.6'))!.bytes.toString()) as { manifests: object[] };
@@ -114,11 +114,14 @@ test('entries of the existing index without a platform, or not descriptors, are 
   await put.body.dump();
   expect(put.statusCode).toBe(201);
 
+  const warning = `${registry.host}/odd/${repository}:3.6: 2 of the 3 entries of the index it holds name no platform or are not descriptors; the new index leaves them out`;
+  const dryRun = await load('odd', '--dry-run', bundle('arm64'));
+  expect(dryRun.code).toBe(0);
+  expect(JSON.parse(dryRun.stdout).warnings).toEqual([warning]);
+  expect(dryRun.stderr).toContain(`warning: ${warning}`);
   const run = await load('odd', bundle('arm64'));
   expect(run.code).toBe(0);
-  expect(JSON.parse(run.stdout).warnings).toEqual([
-    `${registry.host}/odd/${repository}:3.6: 2 of the 3 entries of the index it holds name no platform or are not descriptors; the new index leaves them out`,
-  ]);
+  expect(JSON.parse(run.stdout).warnings).toEqual([warning]);
   expect((await tagIndex('odd')).entries).toEqual({ amd64: entries.amd64, arm64: expect.any(String) });
 });
 

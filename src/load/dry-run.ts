@@ -15,7 +15,7 @@ import { limiter } from './limit.js';
 import { cacheDirOf, compressionChoice, type LoadOptions, planLoad, registryClient } from './load.js';
 import { withWorkDir } from './workspace.js';
 import type { LayerPlan, TagPlan } from './plan.js';
-import { archTagTargets } from './tags.js';
+import { archTagTargets, unusableEntriesWarning } from './tags.js';
 import { currentEntries } from './verify.js';
 
 /** `present`: in every repository that needs it; `mount`: in some, mounted into the rest; `upload`: in none (or unknown). */
@@ -92,15 +92,13 @@ async function dryRunIn(workDir: string, options: LoadOptions): Promise<LoadPlan
     const layers = await Promise.all(
       [...plan.layers.values()].map((layer) => limit(() => plannedLayer(client, layer, knownDescriptor(layer, cache, compression)))),
     );
-    const images = await Promise.all(plan.tags.map((tag) => limit(() => plannedTag(client, tag, options.archTags))));
-    return {
-      dryRun: true,
-      registry: options.registry,
-      images,
-      layers,
-      totals: totals(plan.tags, images, layers),
-      warnings: plan.archives.flatMap((a) => a.warnings),
+    const warnings = plan.archives.flatMap((a) => a.warnings);
+    const warn = (message: string) => {
+      warnings.push(message);
+      emit({ type: 'warning', message });
     };
+    const images = await Promise.all(plan.tags.map((tag) => limit(() => plannedTag(client, tag, options, warn))));
+    return { dryRun: true, registry: options.registry, images, layers, totals: totals(plan.tags, images, layers), warnings };
   } finally {
     await client.close();
   }
@@ -130,7 +128,12 @@ async function holders(client: RegistryClient, repositories: string[], blob: { d
   return repositories.filter((_, i) => sizes[i] === blob.size);
 }
 
-async function plannedTag(client: RegistryClient, tag: TagPlan, archTags?: boolean): Promise<PlannedTag> {
+async function plannedTag(
+  client: RegistryClient,
+  tag: TagPlan,
+  { archTags, replace }: Pick<LoadOptions, 'archTags' | 'replace'>,
+  warn: (message: string) => void,
+): Promise<PlannedTag> {
   const platforms = await Promise.all(
     tag.images.map(async (image) => {
       const { config } = image.source;
@@ -146,6 +149,9 @@ async function plannedTag(client: RegistryClient, tag: TagPlan, archTags?: boole
     }),
   );
   const existing = await currentEntries(client, tag.repository, tag.target.tag!);
+  // With --replace nothing of the index is kept, so nothing is left out unexpectedly.
+  const warning = existing && !replace && unusableEntriesWarning(tag, existing);
+  if (warning) warn(warning);
   const currentPlatforms = existing?.entries.map((e) => normalizePlatform(e.platform!)) ?? [];
   const planned: PlannedTag = {
     target: tag.targetName,

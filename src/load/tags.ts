@@ -177,14 +177,19 @@ export function archTagTargets(tag: TagPlan, indexPlatforms: Platform[], count: 
 async function keptEntries(ctx: BlobPlacement, tag: TagPlan, onWarning?: (message: string) => void): Promise<Descriptor[]> {
   const existing = await currentEntries(ctx.client, tag.repository, tag.target.tag!);
   if (!existing) return [];
-  const { entries, unusable } = existing;
-  if (unusable > 0) {
-    onWarning?.(
-      `${tag.targetName}: ${unusable} of the ${entries.length + unusable} entries of the index it holds name no platform or are not descriptors; the new index leaves them out`,
-    );
-  }
+  const warning = unusableEntriesWarning(tag, existing);
+  if (warning) onWarning?.(warning);
   const ourPlatforms = new Set(tag.images.map((image) => image.platform));
-  return entries.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
+  return existing.entries.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
+}
+
+/** What a load (and its dry run) says when the index the tag holds has entries it cannot keep. */
+export function unusableEntriesWarning(
+  tag: TagPlan,
+  { entries, unusable }: { entries: Descriptor[]; unusable: number },
+): string | undefined {
+  if (unusable === 0) return undefined;
+  return `${tag.targetName}: ${unusable} of the ${entries.length + unusable} entries of the index it holds name no platform or are not descriptors; the new index leaves them out`;
 }
 
 /** Kept entries must be of the run's family: an index never mixes OCI and Docker manifests. */
