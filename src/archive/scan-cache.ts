@@ -3,11 +3,12 @@
  * inode), so that re-running a load on the same bundles — the resume case, or checking that
  * everything is there — skips decompressing gigabytes just to find metadata at their end.
  */
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ScannedArchive } from './model.js';
 import type { ArchiveSource } from './open.js';
+import { replaceFile } from '../workspace.js';
 
 /** Bumped whenever ScannedArchive changes shape, so old entries are ignored. */
 const formatVersion = 2;
@@ -30,9 +31,7 @@ export class ScanCache {
     const file = await this.entryFile(source);
     if (!file) return;
     await mkdir(join(file, '..'), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(archive, replace));
-    await rename(temp, file);
+    await replaceFile(file, JSON.stringify(archive, replace));
   }
 
   private async entryFile(source: ArchiveSource): Promise<string | undefined> {

@@ -4,7 +4,7 @@ import { layerKey, type ScannedArchive, type SourceImage } from '../archive/mode
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { formatReference } from '../oci/reference.js';
-import { withWorkDir } from '../load/workspace.js';
+import { withWorkDir } from '../workspace.js';
 
 export interface InspectedLayer {
   /** diffID for uncompressed layers, blob digest for compressed ones. */

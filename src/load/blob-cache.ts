@@ -3,10 +3,11 @@
  * re-run can ask the registry for the compressed blob without reading the archive again.
  * Compression is deterministic, so an entry stays true for the same algorithm and level.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Digest, isDigest } from '../oci/digest.js';
+import { replaceFile } from '../workspace.js';
 
 export interface CompressedBlob {
   digest: Digest;
@@ -68,9 +69,7 @@ export class BlobInfoCache {
       .catch(() => {})
       .then(async () => {
         await mkdir(join(file, '..'), { recursive: true });
-        const temp = `${file}.${process.pid}.tmp`;
-        await writeFile(temp, text);
-        await rename(temp, file);
+        await replaceFile(file, text);
       });
     return this.writing;
   }

@@ -13,7 +13,7 @@ import { BlobInfoCache } from './blob-cache.js';
 import { knownDescriptor } from './layers.js';
 import { limiter } from './limit.js';
 import { cacheDirOf, compressionChoice, type LoadOptions, planLoad, registryClient } from './load.js';
-import { withWorkDir } from './workspace.js';
+import { withWorkDir } from '../workspace.js';
 import type { LayerPlan, TagPlan } from './plan.js';
 import { archTagTargets, unusableEntriesWarning } from './tags.js';
 import { currentEntries } from './verify.js';

@@ -6,7 +6,7 @@ import { readArchives } from '../archive/inputs.js';
 import { ScanCache } from '../archive/scan-cache.js';
 import type { ManifestFormat } from '../oci/media-types.js';
 import { layerKey } from '../archive/model.js';
-import { withWorkDir } from './workspace.js';
+import { withWorkDir } from '../workspace.js';
 import { scanInWorker } from './archive-reader.js';
 import type { Platform } from '../oci/platform.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';

@@ -1,6 +1,7 @@
 /** `SHA256SUMS` beside the bundles, in `sha256sum -c` format; lines for files of earlier runs are kept. */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { replaceFile } from '../workspace.js';
 
 const checksumFileName = 'SHA256SUMS';
 
@@ -17,7 +18,6 @@ export async function updateChecksums(dir: string, files: Array<{ file: string; 
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, sum]) => `${sum}  ${name}\n`)
     .join('');
-  await writeFile(`${path}.partial`, text);
-  await rename(`${path}.partial`, path);
+  await replaceFile(path, text);
   return path;
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../load/compress.js';
 import { limiter } from '../load/limit.js';
-import { withWorkDir } from '../load/workspace.js';
+import { withWorkDir } from '../workspace.js';
 import { type Digest, shortDigest } from '../oci/digest.js';
 import type { Platform } from '../oci/platform.js';
 import { formatReference, parseTargetRegistry, type Reference } from '../oci/reference.js';

@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { HashingPassThrough } from '../load/compress.js';
-import { removeOnExit } from '../load/workspace.js';
+import { removeOnExit } from '../workspace.js';
 import type { BundleEntry, LayerSource } from './layout.js';
 import { type BundleCompression, bundleCompressor } from './compression.js';
 

@@ -1,10 +1,10 @@
 /**
- * Temp files of one run — a private work dir (spooled layers, standard input), a bundle being
- * written — removed on every exit path: normal return, error, and process exit (the CLI
- * turns SIGINT/SIGTERM into exit).
+ * Temp files of one run — a private work dir (spooled layers, standard input), a bundle or a
+ * cache file being written — removed on every exit path: normal return, error, and process
+ * exit (the CLI turns SIGINT/SIGTERM into exit).
  */
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,4 +25,19 @@ export function removeOnExit(path: string): () => void {
   const removeNow = () => rmSync(path, { recursive: true, force: true });
   process.once('exit', removeNow);
   return () => process.off('exit', removeNow);
+}
+
+/** Writes `path` whole or not at all: a temp file beside it, renamed over it, removed if the write stops. */
+export async function replaceFile(path: string, data: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  const release = removeOnExit(temp);
+  try {
+    await writeFile(temp, data);
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  } finally {
+    release();
+  }
 }
