@@ -175,6 +175,21 @@ test('an upload that stops moving is timed out and sent again', async () => {
   expect(large.map((r) => r.status)).toEqual([undefined, 202]);
 });
 
+test('a registry that stops answering fails the tag after --timeout seconds, and the message names the flag', async () => {
+  proxy.setFaults([{ method: 'HEAD', url: /\/blobs\//, fault: { hang: true } }]);
+  const cacheHome = await tempDir('airlift-cache-');
+  const started = Date.now();
+  const args = ['load', '--registry', `${proxy.host}/hung`, '--plain-http', '--json', '--timeout', '1', '--retries', '0', bundle];
+  const run = await runAirlift(args, { env: { XDG_CACHE_HOME: cacheHome } });
+  expect(run.code).toBe(1);
+  expect(JSON.parse(run.stdout).failures[0].message).toMatch(/sent nothing for 1 s .*raise --timeout/);
+  expect(Date.now() - started).toBeLessThan(30_000);
+
+  const usage = await runAirlift([...args.slice(0, 5), '--timeout', '0', bundle]);
+  expect(usage.code).toBe(2);
+  expect(usage.stderr).toContain('--timeout must be a number of seconds > 0');
+});
+
 test('blob reads redirected to storage (as registries on S3 do) are followed', async () => {
   const storage = await startFaultProxy(registry.host);
   try {

@@ -24,6 +24,7 @@ const registryFlags = {
     describe: 'containers auth.json to read credentials from (default $REGISTRY_AUTH_FILE, then the docker config)',
   },
   retries: { type: 'number', describe: 'attempts after the first on 5xx, 429, resets and timeouts (default 5)' },
+  timeout: { type: 'number', describe: 'seconds a request may go without a byte moving before it is retried (default 120)' },
   'chunk-size': {
     type: 'string',
     describe: 'upload in chunks of this size (e.g. 8MiB) from the start; otherwise only after a proxy answers 413',
@@ -39,6 +40,7 @@ export interface RegistryFlags {
   'password-stdin'?: boolean;
   authfile?: string;
   retries?: number;
+  timeout?: number;
   'chunk-size'?: string;
 }
 
@@ -133,6 +135,7 @@ export async function connectionSettingsOf(sides: Array<{ flags: RegistryFlags; 
     credentials: flags.username ? { username: flags.username, password: passwords.shift()! } : undefined,
     authFile: flags.authfile,
     retries: flags.retries,
+    timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
     chunkSize: flags['chunk-size'] === undefined ? undefined : parseSize(flags['chunk-size'], `--${prefix}chunk-size`),
   }));
 }
@@ -144,6 +147,9 @@ function checkFlags(flags: RegistryFlags, prefix: string): void {
   }
   if (flags.retries !== undefined && !(Number.isInteger(flags.retries) && flags.retries >= 0)) {
     throw new UsageError(`--${prefix}retries must be a whole number ≥ 0`);
+  }
+  if (flags.timeout !== undefined && !(flags.timeout > 0 && Number.isFinite(flags.timeout))) {
+    throw new UsageError(`--${prefix}timeout must be a number of seconds > 0`);
   }
 }
 

@@ -17,7 +17,7 @@ export function selectEntries(entries: Descriptor[], wanted?: Platform[]): Descr
 
 /** The wanted platforms that none of the entries has. */
 export function missingPlatforms(entries: Descriptor[], wanted: Platform[]): string[] {
-  const present = new Set(entries.flatMap((entry) => (entry.platform ? [platformKey(entry.platform)] : [])));
+  const present = new Set(describePlatforms(entries));
   return [...new Set(wanted.map(platformKey))].filter((key) => !present.has(key));
 }
 
@@ -30,5 +30,6 @@ export function narrowIndex(index: Document, kept: Descriptor[]): Document {
   return toDocument({ ...parsed, manifests }, index.mediaType);
 }
 
+/** The platforms the entries name, as `os/arch[/variant]`. */
 export const describePlatforms = (entries: Descriptor[]): string[] =>
-  entries.flatMap((entry) => (entry.platform ? [formatPlatform(normalizePlatform(entry.platform))] : []));
+  entries.flatMap((entry) => (entry.platform ? [platformKey(entry.platform)] : []));

@@ -19,7 +19,7 @@ export class RegistryError extends Error {
 export class ConfigurationError extends Error {}
 
 /** Explains a network failure in terms of the options that fix it. */
-export function connectionError(host: string, err: unknown, plainHttp: boolean): RegistryError {
+export function connectionError(host: string, err: unknown, plainHttp: boolean, timeoutMs: number): RegistryError {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   const code = e.cause?.code ?? e.code ?? '';
   const detail = e.cause?.message ?? e.message;
@@ -39,6 +39,14 @@ export function connectionError(host: string, err: unknown, plainHttp: boolean):
   }
   if (!plainHttp && /wrong version number|packet length too long|EPROTO/i.test(`${code} ${detail}`)) {
     return new RegistryError(`registry ${host} does not speak HTTPS (${detail}): pass --plain-http`);
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new RegistryError(
+      `registry ${host} sent nothing for ${timeoutMs / 1000} s (${detail}): if it is only slow, raise --timeout`,
+      undefined,
+      undefined,
+      true,
+    );
   }
   return new RegistryError(`request to registry ${host} failed: ${detail}${code ? ` (${code})` : ''}`, undefined, undefined, true);
 }

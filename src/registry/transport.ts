@@ -97,7 +97,7 @@ export class Transport {
       try {
         res = await this.send(call);
       } catch (err) {
-        const failure = err instanceof RegistryError ? err : connectionError(this.host, err, this.plainHttp);
+        const failure = err instanceof RegistryError ? err : connectionError(this.host, err, this.plainHttp, this.timeoutMs);
         if (!failure.transient || call.once || attempt >= this.retries) throw failure;
         await backoff(attempt);
         continue;
@@ -159,7 +159,7 @@ export class Transport {
       return body;
     }
     const stalled = new RegistryError(
-      `registry ${this.host} took no data for ${this.timeoutMs / 1000} s while receiving an upload`,
+      `registry ${this.host} took no data for ${this.timeoutMs / 1000} s while receiving an upload: if the link is only slow, raise --timeout`,
       undefined,
       undefined,
       true,

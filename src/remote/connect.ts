@@ -26,7 +26,10 @@ export async function checkReachable(client: RegistryClient, flags: SideFlags): 
     if (!(err instanceof RegistryError)) throw err;
     const message = err.message
       .replace(/--registry\b/g, flags.registry)
-      .replace(/--(plain-http|insecure|ca-file|cert-dir|username|password-stdin|authfile|retries|chunk-size)\b/g, `--${flags.prefix}$1`);
+      .replace(
+        /--(plain-http|insecure|ca-file|cert-dir|username|password-stdin|authfile|retries|timeout|chunk-size)\b/g,
+        `--${flags.prefix}$1`,
+      );
     throw new RegistryError(message, err.status, err.code);
   }
 }
