@@ -33,7 +33,7 @@ async function spoolEntries({ source, compression, jobs, ring }: SpoolRequest): 
       new Set(byEntry.keys()),
       async (entry, body) => {
         const job = byEntry.get(entry)!;
-        post({ type: 'spooled', entry, blob: await spoolBlob(body, job.file, job.compression, new RingWriter(slots, post)) });
+        post({ type: 'spooled', entry, blob: await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post)) });
         await new Promise<void>((resolve) => (goOn = resolve));
       },
       onRawBytes,

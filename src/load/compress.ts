@@ -46,20 +46,21 @@ export interface SpooledBlob {
  */
 export type SpoolResult = Omit<SpooledBlob, 'digest'> & { digest?: Digest };
 
-/** Spools `input` as is (`compression` undefined: an original blob) or compressed through `written`, which counts the bytes. */
+/** Spools `input` as is (`compression` undefined: an original blob) or compressed through a `written` stream, which counts the bytes. */
 export async function spoolBlob(
   input: Readable,
   file: string,
   compression: CompressionChoice | undefined,
-  written: Transform & { readonly bytes: number },
+  written: () => Transform & { readonly bytes: number },
 ): Promise<SpoolResult> {
   const read = new HashingPassThrough();
   if (!compression || compression.algorithm === 'none') {
     await pipeline(input, read, createWriteStream(file));
     return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file };
   }
-  await pipeline(input, read, compressor(compression), written, createWriteStream(file));
-  return { inputDigest: read.digest(), size: written.bytes, file };
+  const output = written();
+  await pipeline(input, read, compressor(compression), output, createWriteStream(file));
+  return { inputDigest: read.digest(), size: output.bytes, file };
 }
 
 function compressor({ algorithm, level }: CompressionChoice): Transform {
