@@ -193,6 +193,12 @@ describe('connection options per side', () => {
     );
   });
 
+  test('every message names the flag of its side, also those raised before the first request (an unreadable CA file)', async () => {
+    const run = await syncFromA(['--to', secure.host, '--dest-ca-file', '/nonexistent/ca.pem', 'rancher/mirrored-pause:3.6']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('cannot read --dest-ca-file file /nonexistent/ca.pem');
+  });
+
   test('logins on both sides: the first line of stdin is the source password, the second the destination one', async () => {
     const other = await startRegistry({ htpasswd: { username: 'bob', password: 'hunter2' } });
     try {

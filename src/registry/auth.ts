@@ -9,6 +9,7 @@
 import { request, type Dispatcher } from 'undici';
 import type { Credentials } from './credentials.js';
 import { RegistryError } from './errors.js';
+import type { FlagNamer } from './flags.js';
 
 interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -34,6 +35,7 @@ export class Authenticator {
     private readonly host: string,
     private readonly dispatcher: Dispatcher,
     private readonly credentials: Credentials | undefined,
+    private readonly flag: FlagNamer,
   ) {}
 
   /** The Authorization header to send for these scopes, if any is known to be needed. */
@@ -71,7 +73,7 @@ export class Authenticator {
 
   private needsCredentials(): RegistryError {
     return new RegistryError(
-      `registry ${this.host} requires a user name and password: pass --username and --password-stdin, use --authfile, or docker login`,
+      `registry ${this.host} requires a user name and password: pass ${this.flag('username')} and ${this.flag('password-stdin')}, use ${this.flag('authfile')}, or docker login`,
       401,
     );
   }
@@ -95,7 +97,7 @@ export class Authenticator {
     const text = await res.body.text();
     if (res.statusCode === 401 || res.statusCode === 403) {
       throw new RegistryError(
-        `token server ${url.host} refused the credentials for ${this.host}: check --username/--password-stdin, --authfile or your docker login`,
+        `token server ${url.host} refused the credentials for ${this.host}: check ${this.flag('username')}/${this.flag('password-stdin')}, ${this.flag('authfile')} or your docker login`,
         res.statusCode,
       );
     }

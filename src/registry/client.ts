@@ -49,7 +49,7 @@ export class RegistryClient {
       // A registry that requires a client certificate closes the connection right after the TLS handshake.
       if (err instanceof RegistryError && this.mayNeedClientCert && /UND_ERR_SOCKET/.test(err.message)) {
         throw new RegistryError(
-          `${err.message}; if the registry requires a client certificate, give it with --cert-dir (client.cert and client.key)`,
+          `${err.message}; if the registry requires a client certificate, give it with ${this.transport.flag('cert-dir')} (client.cert and client.key)`,
         );
       }
       throw err;

@@ -5,6 +5,7 @@
  */
 import type { RegistryOptions } from './client.js';
 import { type Credentials, findCredentials } from './credentials.js';
+import { type FlagNames, flagNamer } from './flags.js';
 import { resolveTls, type TlsSettings } from './tls.js';
 
 export interface ConnectionSettings extends TlsSettings {
@@ -21,6 +22,8 @@ export interface ConnectionSettings extends TlsSettings {
   timeoutMs?: number;
   /** Told when the registry makes the client change how it uploads. */
   onWarning?: (message: string) => void;
+  /** How messages name the flags that change these settings; load's by default. */
+  flags?: FlagNames;
 }
 
 export async function resolveConnection(
@@ -29,6 +32,7 @@ export async function resolveConnection(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RegistryOptions> {
   const { plainHttp, retries, chunkSize, timeoutMs, onWarning } = settings;
+  const flag = flagNamer(settings.flags);
   return {
     host,
     plainHttp,
@@ -36,7 +40,8 @@ export async function resolveConnection(
     chunkSize,
     timeoutMs,
     onWarning,
-    tls: plainHttp ? undefined : await resolveTls(host, settings, env),
+    flag,
+    tls: plainHttp ? undefined : await resolveTls(host, settings, flag, env),
     credentials: await findCredentials(host, { credentials: settings.credentials, authFile: settings.authFile, env }),
   };
 }

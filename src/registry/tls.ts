@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { rootCertificates } from 'node:tls';
 import { join } from 'node:path';
 import { ConfigurationError } from './errors.js';
+import { type FlagNamer, flagNamer } from './flags.js';
 
 export interface TlsSettings {
   /** HTTPS without certificate verification. */
@@ -38,13 +39,18 @@ export const defaultCertsD = (env: NodeJS.ProcessEnv): string[] => [
   '/etc/docker/certs.d',
 ];
 
-export async function resolveTls(host: string, settings: TlsSettings, env: NodeJS.ProcessEnv = process.env): Promise<TlsOptions> {
+export async function resolveTls(
+  host: string,
+  settings: TlsSettings,
+  flag: FlagNamer = flagNamer(),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TlsOptions> {
   const extraCAs: string[] = [];
   const options: TlsOptions = { rejectUnauthorized: !settings.insecure };
-  if (settings.caFile) extraCAs.push(await readPem(settings.caFile, '--ca-file'));
+  if (settings.caFile) extraCAs.push(await readPem(settings.caFile, flag('ca-file')));
   const certDir = settings.certDir ? await hostDir(settings.certDir, host) : await defaultHostDir(host, env);
   if (certDir) {
-    const origin = settings.certDir ? '--cert-dir' : 'certs.d';
+    const origin = settings.certDir ? flag('cert-dir') : 'certs.d';
     const files = (await readdir(certDir).catch((err: Error) => fail(`cannot read ${origin} ${certDir}: ${err.message}`))).sort();
     for (const file of files.filter((f) => f.endsWith('.crt'))) extraCAs.push(await readPem(join(certDir, file), origin));
     const certFile = files.find((f) => f.endsWith('.cert'));

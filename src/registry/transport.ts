@@ -11,6 +11,7 @@ import { Agent, request } from 'undici';
 import { Authenticator } from './auth.js';
 import type { Credentials } from './credentials.js';
 import { connectionError, RegistryError } from './errors.js';
+import { type FlagNamer, flagNamer } from './flags.js';
 import type { TlsOptions } from './tls.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -52,6 +53,8 @@ export interface TransportOptions {
   retries?: number;
   /** Longest silence, in either direction, before a request is given up (and maybe retried). */
   timeoutMs?: number;
+  /** Names flags in messages; load's flags by default. */
+  flag?: FlagNamer;
 }
 
 /** Largest manifest or config read back (the spec suggests registries accept at least 4 MiB). */
@@ -68,6 +71,7 @@ export class Transport {
   readonly retries: number;
   private readonly plainHttp: boolean;
   private readonly timeoutMs: number;
+  readonly flag: FlagNamer;
   private readonly dispatcher: Agent;
   private readonly auth: Authenticator;
 
@@ -77,8 +81,9 @@ export class Transport {
     this.base = `${this.plainHttp ? 'http' : 'https'}://${options.host}`;
     this.retries = options.retries ?? defaultRetries;
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    this.flag = options.flag ?? flagNamer();
     this.dispatcher = new Agent({ connect: options.tls ?? { rejectUnauthorized: true }, keepAliveTimeout: 30_000 });
-    this.auth = new Authenticator(options.host, this.dispatcher, options.credentials);
+    this.auth = new Authenticator(options.host, this.dispatcher, options.credentials, this.flag);
   }
 
   async close(): Promise<void> {
@@ -97,7 +102,7 @@ export class Transport {
       try {
         res = await this.send(call);
       } catch (err) {
-        const failure = err instanceof RegistryError ? err : connectionError(this.host, err, this.plainHttp, this.timeoutMs);
+        const failure = err instanceof RegistryError ? err : connectionError(this.host, err, this.plainHttp, this.timeoutMs, this.flag);
         if (!failure.transient || call.once || attempt >= this.retries) throw failure;
         await backoff(attempt);
         continue;
@@ -159,7 +164,7 @@ export class Transport {
       return body;
     }
     const stalled = new RegistryError(
-      `registry ${this.host} took no data for ${this.timeoutMs / 1000} s while receiving an upload: if the link is only slow, raise --timeout`,
+      `registry ${this.host} took no data for ${this.timeoutMs / 1000} s while receiving an upload: if the link is only slow, raise ${this.flag('timeout')}`,
       undefined,
       undefined,
       true,

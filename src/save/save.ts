@@ -17,7 +17,7 @@ import { formatReference, parseTargetRegistry, type Reference } from '../oci/ref
 import type { RegistryClient } from '../registry/client.js';
 import { downloadBlob } from '../remote/blobs.js';
 import type { ConnectionSettings } from '../registry/connection.js';
-import { checkReachable, connect } from '../remote/connect.js';
+import { connect } from '../remote/connect.js';
 import { updateChecksums } from './checksums.js';
 import { type BundleCompression, bundleSuffix, layerDecompressor } from './compression.js';
 import type { SaveEvent } from './events.js';
@@ -76,9 +76,9 @@ export async function save(options: SaveOptions): Promise<SaveResult> {
   checkOptions(options, prefix);
   const from = parseTargetRegistry(options.from, '--from');
   const concurrency = options.concurrency ?? 4;
-  const client = await connect(from, options.connection);
+  const client = await connect(from, { flags: { registry: '--from', prefix: '' }, ...options.connection });
   try {
-    await checkReachable(client, { registry: '--from', prefix: '' });
+    await client.ping();
     const legacy = options.legacy ?? false;
     const plans = await planBundles(
       client,

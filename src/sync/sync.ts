@@ -15,7 +15,7 @@ import { formatReference, parseTargetRegistry, type Reference, type TargetRegist
 import { describePlatforms, missingPlatforms, narrowIndex, platformKey, selectEntries } from '../oci/select.js';
 import type { Manifest, RegistryClient } from '../registry/client.js';
 import type { ConnectionSettings } from '../registry/connection.js';
-import { checkReachable, connect } from '../remote/connect.js';
+import { connect } from '../remote/connect.js';
 import { fetchManifest, imageParts, resolveImage } from '../remote/image.js';
 import { BlobCopier } from './blobs.js';
 import type { SyncEvent } from './events.js';
@@ -77,14 +77,11 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
     warnings.push(message);
     emit({ type: 'warning', message });
   };
-  const source = await connect(from, options.source);
-  const dest = await connect(to, { ...options.destination, onWarning: warn });
+  const source = await connect(from, { flags: { registry: '--from', prefix: 'src-' }, ...options.source });
+  const dest = await connect(to, { flags: { registry: '--to', prefix: 'dest-' }, ...options.destination, onWarning: warn });
   let bytesCopied = 0;
   try {
-    await Promise.all([
-      checkReachable(source, { registry: '--from', prefix: 'src-' }),
-      checkReachable(dest, { registry: '--to', prefix: 'dest-' }),
-    ]);
+    await Promise.all([source.ping(), dest.ping()]);
     const placement = {
       client: dest,
       emit: (event: LoadEvent) => event.type === 'blob' && emit(event),
