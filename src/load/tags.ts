@@ -52,19 +52,23 @@ export async function publishTag(
   const others = options.replace ? [] : await keptEntries(ctx, tag, options.onWarning);
   const format = tagFormat(tag, others, options.format);
   const manifests = tag.images.map(({ source }, i) => source.manifest ?? buildManifest(source, layerLists[i]!, format));
-  const children: Descriptor[] = [];
-  for (const [i, { source }] of tag.images.entries()) {
-    const manifest = manifests[i]!;
-    const { config } = source;
-    const read = (start: number, end: number) => config.bytes.subarray(start, end);
-    await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, read }, [tag.repository]);
-    await ctx.client.pushManifest(tag.repository, manifest.digest, manifest);
-    children.push(descriptorOf(manifest, source.platform));
-  }
+  // The tag's images one after another would cost a round trip per step and image.
+  const children = await Promise.all(
+    tag.images.map(async ({ source }, i) => {
+      const manifest = manifests[i]!;
+      const { config } = source;
+      const read = (start: number, end: number) => config.bytes.subarray(start, end);
+      await placeBlob(ctx, { kind: 'config', digest: config.digest, size: config.bytes.length, read }, [tag.repository]);
+      await ctx.client.pushManifest(tag.repository, manifest.digest, manifest);
+      return descriptorOf(manifest, source.platform);
+    }),
+  );
   const upstream = completeUpstreamIndex(tag, children);
   const kept = upstream ? [] : sameFormat(tag, others, format);
-  for (const entry of [...kept, ...children]) {
-    const check = await verifyImage(ctx.client, tag.repository, entry);
+  const verified = [...kept, ...children];
+  const checks = await Promise.all(verified.map((entry) => verifyImage(ctx.client, tag.repository, entry)));
+  for (const [i, entry] of verified.entries()) {
+    const check = checks[i]!;
     if (!check.problems.length) continue;
     const hint = kept.includes(entry)
       ? `; the tag already held this ${formatPlatform(entry.platform!)} entry: pass --replace to overwrite the tag with this run's platforms only`
