@@ -43,8 +43,9 @@ async function placeInRepository(ctx: BlobPlacement, blob: Blob, repository: str
 export async function mountKnownBlob(ctx: BlobPlacement, blob: Omit<Blob, 'read'>, repositories: string[]): Promise<string[]> {
   let holder: string | undefined;
   const missing: string[] = [];
-  for (const repository of repositories) {
-    if ((await ctx.client.blobSize(repository, blob.digest)) === blob.size) {
+  const sizes = await Promise.all(repositories.map((repository) => ctx.client.blobSize(repository, blob.digest)));
+  for (const [i, repository] of repositories.entries()) {
+    if (sizes[i] === blob.size) {
       holder ??= repository;
       ctx.emit({ type: 'blob', action: 'skipped', kind: blob.kind, digest: blob.digest, size: blob.size, repository });
     } else {
