@@ -4,9 +4,9 @@
  * exit (the CLI turns SIGINT/SIGTERM into exit).
  */
 import { rmSync } from 'node:fs';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** Runs `task` with a new directory `PARENT/PREFIXxxxxxx`, removed afterwards however the run ends. */
 export async function withWorkDir<T>(task: (dir: string) => Promise<T>, parent = tmpdir(), prefix = 'airlift-'): Promise<T> {
@@ -27,11 +27,12 @@ export function removeOnExit(path: string): () => void {
   return () => process.off('exit', removeNow);
 }
 
-/** Writes `path` whole or not at all: a temp file beside it, renamed over it, removed if the write stops. */
+/** Writes `path` whole or not at all (its directory made if need be): a temp file beside it, renamed over it, removed if the write stops. */
 export async function replaceFile(path: string, data: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   const release = removeOnExit(temp);
   try {
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(temp, data);
     await rename(temp, path);
   } catch (err) {

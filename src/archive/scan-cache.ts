@@ -3,7 +3,7 @@
  * inode), so that re-running a load on the same bundles — the resume case, or checking that
  * everything is there — skips decompressing gigabytes just to find metadata at their end.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ScannedArchive } from './model.js';
@@ -30,7 +30,6 @@ export class ScanCache {
   async set(source: ArchiveSource, archive: ScannedArchive): Promise<void> {
     const file = await this.entryFile(source);
     if (!file) return;
-    await mkdir(join(file, '..'), { recursive: true });
     await replaceFile(file, JSON.stringify(archive, replace));
   }
 

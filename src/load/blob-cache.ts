@@ -3,7 +3,7 @@
  * re-run can ask the registry for the compressed blob without reading the archive again.
  * Compression is deterministic, so an entry stays true for the same algorithm and level.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type Digest, isDigest } from '../oci/digest.js';
@@ -68,7 +68,6 @@ export class BlobInfoCache {
     this.writing = this.writing
       .catch(() => {})
       .then(async () => {
-        await mkdir(join(file, '..'), { recursive: true });
         await replaceFile(file, text);
       });
     return this.writing;

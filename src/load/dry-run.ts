@@ -10,6 +10,7 @@ import { formatPlatform, normalizePlatform } from '../oci/platform.js';
 import { formatReference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { BlobInfoCache } from './blob-cache.js';
+import { warningLog } from './events.js';
 import { knownDescriptor } from './layers.js';
 import { limiter } from './limit.js';
 import { cacheDirOf, compressionChoice, type LoadOptions, planLoad, registryClient } from './load.js';
@@ -92,12 +93,9 @@ async function dryRunIn(workDir: string, options: LoadOptions): Promise<LoadPlan
     const layers = await Promise.all(
       [...plan.layers.values()].map((layer) => limit(() => plannedLayer(client, layer, knownDescriptor(layer, cache, compression)))),
     );
-    const warnings = plan.archives.flatMap((a) => a.warnings);
-    const warn = (message: string) => {
-      warnings.push(message);
-      emit({ type: 'warning', message });
-    };
+    const { messages, warn } = warningLog(emit);
     const images = await Promise.all(plan.tags.map((tag) => limit(() => plannedTag(client, tag, options, warn))));
+    const warnings = [...plan.archives.flatMap((a) => a.warnings), ...messages];
     return { dryRun: true, registry: options.registry, images, layers, totals: totals(plan.tags, images, layers), warnings };
   } finally {
     await client.close();

@@ -29,3 +29,20 @@ export type LoadEvent =
   | { type: 'failure'; target: string; message: string };
 
 export type EventSink = (event: LoadEvent) => void;
+
+export interface WarningLog {
+  messages: string[];
+  warn: (message: string) => void;
+}
+
+/** A run's warnings (load, its dry run, sync): shown as they happen, and listed in its result. */
+export function warningLog(emit: (event: { type: 'warning'; message: string }) => void): WarningLog {
+  const messages: string[] = [];
+  return {
+    messages,
+    warn: (message) => {
+      messages.push(message);
+      emit({ type: 'warning', message });
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import { type ConnectionSettings, resolveConnection } from '../registry/connection.js';
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
-import type { EventSink, LoadEvent } from './events.js';
+import { type EventSink, type LoadEvent, type WarningLog, warningLog } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
 import { publishLayers } from './layers.js';
 import { limiter } from './limit.js';
@@ -125,23 +125,6 @@ export const cacheDirOf = (options: LoadOptions): string | null => (options.cach
 
 export function load(options: LoadOptions): Promise<LoadResult> {
   return withWorkDir((workDir) => loadIn(workDir, options));
-}
-
-interface WarningLog {
-  messages: string[];
-  warn: (message: string) => void;
-}
-
-/** The run's warnings: shown as they happen, and listed in the result. */
-function warningLog(emit: EventSink): WarningLog {
-  const messages: string[] = [];
-  return {
-    messages,
-    warn: (message) => {
-      messages.push(message);
-      emit({ type: 'warning', message });
-    },
-  };
 }
 
 async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResult> {

@@ -67,13 +67,13 @@ export async function publishTag(
   const kept = upstream ? [] : sameFormat(tag, others, format);
   const verified = [...kept, ...children];
   const checks = await Promise.all(verified.map((entry) => verifyImage(ctx.client, tag.repository, entry)));
-  for (const [i, entry] of verified.entries()) {
-    const check = checks[i]!;
-    if (!check.problems.length) continue;
+  const failed = checks.findIndex((check) => check.problems.length > 0);
+  if (failed >= 0) {
+    const entry = verified[failed]!;
     const hint = kept.includes(entry)
       ? `; the tag already held this ${formatPlatform(entry.platform!)} entry: pass --replace to overwrite the tag with this run's platforms only`
       : '';
-    throw new TagError(`verification failed, tag left unchanged: ${check.problems.join('; ')}${hint}`);
+    throw new TagError(`verification failed, tag left unchanged: ${checks[failed]!.problems.join('; ')}${hint}`);
   }
   // Sorted, so that loading the same platforms again gives the same index.
   const entries = upstream

@@ -4,7 +4,7 @@
  * streamed uploads), each verified in the target, then the index is pushed last — unchanged
  * when every platform is kept (its digest preserved), else a new index of the kept entries.
  */
-import type { LoadEvent } from '../load/events.js';
+import { type LoadEvent, warningLog } from '../load/events.js';
 import { limiter } from '../load/limit.js';
 import { indexEntries, readBackProblem, verifyImage } from '../load/verify.js';
 import type { Digest } from '../oci/digest.js';
@@ -72,11 +72,7 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
   const to = parseTargetRegistry(options.to, '--to');
   const jobs = planTargets(options.images, to);
   const concurrency = options.concurrency ?? 4;
-  const warnings: string[] = [];
-  const warn = (message: string) => {
-    warnings.push(message);
-    emit({ type: 'warning', message });
-  };
+  const { messages: warnings, warn } = warningLog(emit);
   const source = await connect(from, { flags: { registry: '--from', prefix: 'src-' }, ...options.source });
   const dest = await connect(to, { flags: { registry: '--to', prefix: 'dest-' }, ...options.destination, onWarning: warn });
   let bytesCopied = 0;
