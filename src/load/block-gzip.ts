@@ -16,14 +16,22 @@ import { zlibChunkSize } from '../archive/open.js';
 
 const BLOCK_SIZE = 1024 * 1024;
 const WINDOW_SIZE = 32 * 1024;
-/** Blocks being compressed at once per stream: with the other layers' streams, enough to keep the thread pool busy. */
-const IN_FLIGHT = 2;
+/**
+ * Blocks being compressed at once per stream. Three keep a two-thread pool deflating while the
+ * reader inflates and hashes the next block (with two, one archive loaded alone took ~3 % longer).
+ */
+const IN_FLIGHT = 3;
 /** The largest stored block deflate allows. */
 const MAX_STORED = 0xffff;
 /** A block whose sampled byte entropy is above this cannot shrink by more than ~1 %. */
 const RANDOM_BITS_PER_BYTE = 7.9;
 const SAMPLE_WINDOWS = 8;
 const SAMPLE_WINDOW_SIZE = 8 * 1024;
+/**
+ * zlib's largest hash table (its default is 8, a 1990s memory budget): on executables, the bulk
+ * of real layers, level 1 deflates ~7 % faster for the same size, for 128 KiB more per block.
+ */
+const MEM_LEVEL = 9;
 
 /** gzip header: deflate, no name, mtime 0, OS "unknown", so the bytes never depend on the host. */
 const HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]);
@@ -103,7 +111,7 @@ export class BlockGzip extends Transform {
 /** Deflates the block primed with the last 32 KiB of the previous one. */
 function deflateBlock(block: Buffer[], level: number, previous: Buffer[]): Promise<Buffer[]> {
   // A sync flush ends the block's output on a byte boundary with no final bit: blocks concatenate.
-  const options: ZlibOptions = { level, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: zlibChunkSize };
+  const options: ZlibOptions = { level, memLevel: MEM_LEVEL, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: zlibChunkSize };
   const tail: Buffer[] = [];
   for (let i = previous.length - 1, kept = 0; i >= 0 && kept < WINDOW_SIZE; i--) {
     tail.unshift(previous[i].subarray(Math.max(0, previous[i].length - (WINDOW_SIZE - kept))));
