@@ -4,7 +4,7 @@
  * at a time, with airlift's compressors (and Node's one-stream gzip -1 for reference), and
  * prints throughput (uncompressed MB per wall second), CPU seconds and the compressed size.
  *
- *   node dist/scripts/bench-levels.js [--scale 4000] [--keep]
+ *   node dist/scripts/bench-levels.js [--scale 4000] [--keep] [--content executables|random]
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +20,7 @@ import { CompressStream } from 'zstd-napi';
 import { zlibChunkSize } from '../src/archive/open.js';
 import { walkTar } from '../src/archive/tar.js';
 import { BlockGzip } from '../src/load/block-gzip.js';
-import { bundleSet, keepDir } from './lib/bench/bundles.js';
+import { bundleSet, contentOption, keepDir } from './lib/bench/bundles.js';
 import { table } from './lib/bench/report.js';
 
 interface Setting {
@@ -70,12 +70,13 @@ async function main(): Promise<void> {
   const args = await yargs(hideBin(process.argv))
     .option('scale', { type: 'number', default: 4000, describe: 'bundle size, as for npm run bench' })
     .option('keep', { type: 'boolean', default: false, describe: 'keep/reuse generated bundles in .bench/' })
+    .option('content', contentOption)
     .strict()
     .help()
     .parseAsync();
   const workDir = await mkdtemp(join(tmpdir(), 'airlift-levels-'));
   try {
-    const set = await bundleSet(args.keep ? keepDir : join(workDir, 'bundles'), args.scale);
+    const set = await bundleSet(args.keep ? keepDir : join(workDir, 'bundles'), args.scale, args.content);
     const bundle = set.bundles.find((b) => b.platform.architecture === 'amd64') ?? set.bundles[0]!;
     const tarFile = join(workDir, 'bundle.tar');
     await pipeline(createReadStream(bundle.file), createGunzip({ chunkSize: zlibChunkSize }), createWriteStream(tarFile));

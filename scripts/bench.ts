@@ -7,14 +7,15 @@
  * its median run: on a machine whose speed drifts (shared VMs), one round can time contenders
  * minutes apart at different speeds.
  *
- *   node dist/scripts/bench.js [--scale 4000] [--keep] [--rounds 1] [--only airlift,floor,skopeo,docker] [--json]
+ *   node dist/scripts/bench.js [--scale 4000] [--keep] [--rounds 1] [--only airlift,floor,skopeo,docker]
+ *                              [--content executables|random] [--json]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { benchImages, type BundleSet, bundleSet, keepDir } from './lib/bench/bundles.js';
+import { benchImages, type BundleSet, bundleSet, contentOption, keepDir } from './lib/bench/bundles.js';
 import { airlift, airliftOnce, dockerScript, floor, type Outcome, skopeoPodman, type Workload } from './lib/bench/contenders.js';
 import { assertGnuTime } from './lib/bench/measure.js';
 import { buildReport, loadAverage, machine, renderText, type RowId } from './lib/bench/report.js';
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       describe: 'run every contender this many times, interleaved; rows show the median run',
     })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document instead of the table' })
+    .option('content', contentOption)
     .strict()
     .check(({ scale, rounds, only }) => {
       if (!(scale > 0)) throw new Error('--scale must be a positive number');
@@ -60,8 +62,8 @@ async function main(): Promise<void> {
     const startLoad = loadAverage();
     const bundleDir = args.keep ? keepDir : join(workDir, 'bundles');
     const generate = async (scale: number): Promise<BundleSet> => {
-      progress(`bundles at scale ${scale} (generated once with --keep)…`);
-      return bundleSet(bundleDir, scale);
+      progress(`bundles at scale ${scale}, binaries: ${args.content} (generated once with --keep)…`);
+      return bundleSet(bundleDir, scale, args.content);
     };
     const sets = [await generate(args.scale)];
     if (only.has('airlift')) sets.push(await generate(args.scale * 2));

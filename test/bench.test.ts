@@ -46,6 +46,8 @@ test('bench --only airlift,floor --rounds 2 prints their median rows and the tar
   }
   // Each row is the median of its two runs, and says so with their spread.
   expect(stdout).toMatch(/^rounds: 2, interleaved/m);
+  // By default the images' binaries are cut from a real executable, so they compress like real ones.
+  expect(stdout).toMatch(/^ {2}scale 2: 3 bundles, .* MB gzipped\); binaries cut from \S*docker-registry$/m);
   expect(rowCells(stdout, ROW_LABELS.airlift)?.[4]).toMatch(/^median of 2 runs \(\d+\.\d\d–\d+\.\d\d s\); \d+ MB uploaded$/);
   expect(rowCells(stdout, ROW_LABELS.skopeo)).toBeUndefined();
   expect(rowCells(stdout, ROW_LABELS.docker)).toBeUndefined();

@@ -25,16 +25,24 @@ export interface RunResult {
   stderr: string;
 }
 
+/** The path of `cmd` on PATH, if it is an executable file there. */
+export function which(cmd: string): string | undefined {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, cmd))
+    .find((file) => {
+      try {
+        accessSync(file, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
 /** True when `cmd` is an executable file on PATH. */
 export function has(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return which(cmd) !== undefined;
 }
 
 /** Runs a command to completion. Resolves on any exit code; rejects only if it cannot start or times out. */

@@ -141,10 +141,11 @@ function percent(fraction: number): string {
 }
 
 export function renderText(report: Report): string {
-  const sets = report.bundleSets.map(({ scale, bundles }) => {
+  const sets = report.bundleSets.map(({ scale, content, executable, bundles }) => {
     const tar = bundles.map((b) => megabytes(b.tarBytes).toFixed(0)).join(' + ');
     const gzip = bundles.map((b) => megabytes(b.gzipBytes).toFixed(0)).join(' + ');
-    return `  scale ${scale}: ${bundles.length} bundles, ${tar} MB uncompressed (${gzip} MB gzipped)`;
+    const binaries = content === 'executables' ? `binaries cut from ${executable}` : 'binaries of random bytes';
+    return `  scale ${scale}: ${bundles.length} bundles, ${tar} MB uncompressed (${gzip} MB gzipped); ${binaries}`;
   });
   const rows = report.rows.map(({ label, outcome, comparison }) => {
     if ('skipped' in outcome) return [label, '', '', '', outcome.skipped];
