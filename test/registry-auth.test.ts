@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { load as loadLibrary } from '../src/load/load.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { type ConnectionSettings, resolveConnection } from '../src/registry/connection.js';
-import { defaultCertsD } from '../src/registry/tls.js';
 import { writeTestBundle } from './helpers/bundles.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { makeClientCert, makeTestCA, startRegistry, type Registry } from './helpers/registry.js';
@@ -213,7 +212,6 @@ describe('TLS', () => {
     await writeFile(join(hostDir, 'ca.crt'), await readFile(ca.caFile));
     await makeClientCert(caDir, hostDir);
     const env = await cleanEnv({ HOME: home });
-    expect(defaultCertsD(env)[0]).toBe(join(home, '.config', 'containers', 'certs.d'));
     expectLoaded(await cli(`${mtls.host}/certs-d-default`, [], { env }));
     // Another host's directory is not used: the registry at registry.host is not trusted.
     await expect(ping(registry.host, {}, env)).rejects.toThrow(/TLS certificate of .* is not trusted .*\/etc\/docker\/certs\.d\//);

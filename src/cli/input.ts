@@ -19,6 +19,7 @@ export async function readImageList(file: string): Promise<Reference[]> {
   });
 }
 
+/** All of standard input but a final newline (a password from `--password-stdin`). */
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -33,11 +34,6 @@ const stdinPlaceholder = '\u0000stdin';
 export const protectStdinArgument = (arg: string): string => (arg === '-' ? stdinPlaceholder : arg);
 
 export const archiveArgument = (arg: string): string => (arg === stdinPlaceholder ? '-' : arg);
-
-/** The password when `--password-stdin` asks for it: all of stdin but a final newline. */
-export async function readPassword(args: { 'password-stdin'?: boolean }): Promise<string | undefined> {
-  return args['password-stdin'] ? readStdin() : undefined;
-}
 
 /** The images named by --image-list and on the command line, in that order. */
 export async function imagesFrom(imageList: string | undefined, refs: string[] | undefined, purpose = ''): Promise<Reference[]> {

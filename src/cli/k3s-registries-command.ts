@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { k3sRegistriesYaml } from '../k3s/registries.js';
 import { exitCodesEpilog } from './errors.js';
-import { readPassword } from './input.js';
+import { readStdin } from './input.js';
 import { commaList, connectionOptions, type ConnectionArgs } from './options.js';
 
 interface K3sRegistriesArgs extends ConnectionArgs {
@@ -28,7 +28,7 @@ export const k3sRegistriesCommand = {
       )
       .epilog(exitCodesEpilog),
   handler: async (args: K3sRegistriesArgs): Promise<void> => {
-    const password = await readPassword(args);
+    const password = args['password-stdin'] ? await readStdin() : undefined;
     process.stdout.write(registriesYaml(args, password, args.mirror ?? []));
   },
 };
