@@ -88,7 +88,12 @@ export function spoolInWorker(
   const ring = newRing();
   const hasher = new RingHasher(ring);
   const send = (worker: Worker, message: ToSpoolWorker) => worker.postMessage(message);
-  return runWorker<void>({ kind: 'spool', ...request, ring }, onRawBytes, (message, finish, fail, worker) => {
+  // What a spool pass reads, this thread hashes and uploads soon after: its buffers are this thread's to free.
+  const onRead = (n: number) => {
+    streamedBytes(n);
+    onRawBytes(n);
+  };
+  return runWorker<void>({ kind: 'spool', ...request, ring }, onRead, (message, finish, fail, worker) => {
     if (message.type === 'hash') {
       hasher.update(message);
       send(worker, { type: 'hashed', slot: message.slot });
@@ -122,11 +127,7 @@ function runWorker<T>(
           reject(err);
         };
         worker.on('message', (message: WorkerMessage) => {
-          if (message.type === 'read') {
-            // What the workers read, this thread uploads (or hashes) soon after.
-            streamedBytes(message.bytes);
-            return onRawBytes(message.bytes);
-          }
+          if (message.type === 'read') return onRawBytes(message.bytes);
           if (message.type === 'failed') {
             return fail(message.archive === undefined ? new Error(message.reason) : new ArchiveError(message.archive, message.reason));
           }

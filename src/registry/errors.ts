@@ -33,8 +33,9 @@ export function connectionError(host: string, err: unknown, plainHttp: boolean, 
       true,
     );
   }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new RegistryError(`cannot resolve registry host ${host}: check ${flag('registry')}`);
+  }
   if (/certificate|self.signed|CERT_|unable to verify/i.test(`${code} ${detail}`)) {
     return new RegistryError(
       `TLS certificate of ${host} is not trusted (${detail}): pass ${flag('ca-file')} or ${flag('cert-dir')} with the site's CA (or put it in /etc/docker/certs.d/${host}/ca.crt), or ${flag('insecure')} to skip verification`,

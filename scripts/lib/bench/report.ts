@@ -141,10 +141,10 @@ function percent(fraction: number): string {
 }
 
 export function renderText(report: Report): string {
-  const sets = report.bundleSets.map(({ scale, content, executable, bundles }) => {
+  const sets = report.bundleSets.map(({ scale, executable, bundles }) => {
     const tar = bundles.map((b) => megabytes(b.tarBytes).toFixed(0)).join(' + ');
     const gzip = bundles.map((b) => megabytes(b.gzipBytes).toFixed(0)).join(' + ');
-    const binaries = content === 'executables' ? `binaries cut from ${executable}` : 'binaries of random bytes';
+    const binaries = executable ? `binaries cut from ${executable}` : 'binaries of random bytes';
     return `  scale ${scale}: ${bundles.length} bundles, ${tar} MB uncompressed (${gzip} MB gzipped); ${binaries}`;
   });
   const rows = report.rows.map(({ label, outcome, comparison }) => {
