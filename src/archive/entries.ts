@@ -1,9 +1,8 @@
 /** Second pass over an archive: hands the bodies of the wanted entries to `visit`, in archive order. */
 import type { Readable } from 'node:stream';
 import { ArchiveError } from './errors.js';
-import { type ArchiveSource, type Compression, openTarStream } from './open.js';
+import { type ArchiveSource, type Compression, walkArchive } from './open.js';
 import { readFailure } from './scan.js';
-import { walkTar } from './tar.js';
 
 export async function readEntries(
   { path, file }: ArchiveSource,
@@ -14,11 +13,16 @@ export async function readEntries(
 ): Promise<void> {
   const seen = new Set<string>();
   try {
-    await walkTar(openTarStream(file, compression, onRawBytes), async (entry, body) => {
-      if (entry.name === null || entry.type !== 'file' || !wanted.has(entry.name) || seen.has(entry.name)) return;
-      seen.add(entry.name);
-      await visit(entry.name, body);
-    });
+    await walkArchive(
+      file,
+      compression,
+      async (entry, body) => {
+        if (entry.name === null || entry.type !== 'file' || !wanted.has(entry.name) || seen.has(entry.name)) return;
+        seen.add(entry.name);
+        await visit(entry.name, body);
+      },
+      onRawBytes,
+    );
   } catch (err) {
     throw readFailure(path, err);
   }

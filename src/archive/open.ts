@@ -1,13 +1,15 @@
 /**
- * Opens an archive file as a stream of tar bytes, whatever its compression. Compression is
- * recognised by magic bytes, never by file name: bundles get renamed on their way to a site.
+ * Walks an archive file's tar entries, whatever its compression. Compression is recognised by
+ * magic bytes, never by file name: bundles get renamed on their way to a site.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DecompressStream } from 'zstd-napi';
 import { ArchiveError } from './errors.js';
+import { type TarEntry, walkTar } from './tar.js';
+import { walkTarFile } from './tar-file.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -51,8 +53,23 @@ export function compressionOf(head: Buffer): Exclude<Compression, 'none'> | unde
   return undefined;
 }
 
-/** The decompressed tar byte stream; `onRawBytes` reports progress in file bytes. */
-export function openTarStream(file: string, compression: Compression, onRawBytes?: (n: number) => void): Readable {
+/**
+ * Visits the archive's entries in order (see `walkTar`). A plain tar file is walked by its
+ * headers, reading only the bodies the visitor reads; a compressed one is decompressed whole.
+ * `onRawBytes` reports progress in file bytes.
+ */
+export async function walkArchive(
+  file: string,
+  compression: Compression,
+  visit: (entry: TarEntry, body: Readable) => Promise<void>,
+  onRawBytes?: (n: number) => void,
+): Promise<void> {
+  if (compression === 'none' && (await stat(file)).isFile()) return walkTarFile(file, visit, onRawBytes);
+  return walkTar(openTarStream(file, compression, onRawBytes), visit);
+}
+
+/** The decompressed tar byte stream. */
+function openTarStream(file: string, compression: Compression, onRawBytes?: (n: number) => void): Readable {
   const raw = createReadStream(file, { highWaterMark: readHighWaterMark });
   if (onRawBytes) raw.on('data', (chunk) => onRawBytes(chunk.length));
   switch (compression) {

@@ -6,8 +6,8 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ArchiveError } from './errors.js';
-import { type ArchiveSource, type Compression, detectCompression, openTarStream } from './open.js';
-import { type TarEntry, walkTar } from './tar.js';
+import { type ArchiveSource, type Compression, detectCompression, walkArchive } from './open.js';
+import type { TarEntry } from './tar.js';
 
 /** Largest metadata document read into memory (manifest.json, index.json, configs). */
 export const metadataCap = 16 * 1024 * 1024;
@@ -47,29 +47,34 @@ export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number
   };
   let kept = 0;
   try {
-    await walkTar(openTarStream(file, compression, onRawBytes), async (entry, body) => {
-      if (contents.entries.size + contents.unsafeNames.length >= entryCap) {
-        throw new ArchiveError(path, `more than ${entryCap} entries: the archive is not a genuine image bundle`);
-      }
-      if (entry.name === null) {
-        contents.unsafeNames.push(entry.rawName);
-        return;
-      }
-      contents.entries.set(entry.name, entry);
-      if (entry.type === 'file' && entry.size > 0) {
-        const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
-        contents.heads.set(entry.name, head);
-        if (!document) return;
-        kept += document.length;
-        if (kept > metadataTotalCap) {
-          throw new ArchiveError(
-            path,
-            `more than ${metadataTotalCap / 1024 / 1024} MiB of JSON documents: the archive is not a genuine image bundle`,
-          );
+    await walkArchive(
+      file,
+      compression,
+      async (entry, body) => {
+        if (contents.entries.size + contents.unsafeNames.length >= entryCap) {
+          throw new ArchiveError(path, `more than ${entryCap} entries: the archive is not a genuine image bundle`);
         }
-        contents.documents.set(entry.name, document);
-      }
-    });
+        if (entry.name === null) {
+          contents.unsafeNames.push(entry.rawName);
+          return;
+        }
+        contents.entries.set(entry.name, entry);
+        if (entry.type === 'file' && entry.size > 0) {
+          const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
+          contents.heads.set(entry.name, head);
+          if (!document) return;
+          kept += document.length;
+          if (kept > metadataTotalCap) {
+            throw new ArchiveError(
+              path,
+              `more than ${metadataTotalCap / 1024 / 1024} MiB of JSON documents: the archive is not a genuine image bundle`,
+            );
+          }
+          contents.documents.set(entry.name, document);
+        }
+      },
+      onRawBytes,
+    );
   } catch (err) {
     throw readFailure(path, err);
   }
@@ -83,21 +88,25 @@ const headLength = 8;
 
 /**
  * Keeps the first bytes of the body, and the whole body when it may be a metadata document
- * (small and opening a JSON object or array); drains the rest.
+ * (small and opening a JSON object or array). Other bodies are left unread after their first
+ * chunk: the walk skips or drains them.
  */
 function readHeadAndJson(body: Readable, mayBeDocument: boolean): Promise<{ head: Buffer; document?: Buffer }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    let head: Buffer | undefined;
-    let json = false;
-    body.on('data', (chunk: Buffer) => {
-      if (!head) {
-        head = Buffer.from(chunk.subarray(0, headLength));
-        json = mayBeDocument && looksLikeJson(chunk);
+    const onData = (chunk: Buffer) => {
+      if (chunks.length === 0 && !(mayBeDocument && looksLikeJson(chunk))) {
+        body.off('data', onData);
+        body.pause();
+        return resolve({ head: Buffer.from(chunk.subarray(0, headLength)) });
       }
-      if (json) chunks.push(chunk);
+      chunks.push(chunk);
+    };
+    body.on('data', onData);
+    body.on('end', () => {
+      const document = Buffer.concat(chunks);
+      resolve({ head: Buffer.from(document.subarray(0, headLength)), document: chunks.length ? document : undefined });
     });
-    body.on('end', () => resolve({ head: head ?? Buffer.alloc(0), document: json ? Buffer.concat(chunks) : undefined }));
   });
 }
 
