@@ -210,3 +210,17 @@ test('a registry refusing cross-repository mounts gets the shared blob uploaded 
   expect(result.images).toHaveLength(2);
   expect(proxy.log.filter((r) => r.url.includes('mount=')).map((r) => r.status)).toEqual([405]);
 });
+
+test('a registry that does not say Docker-Content-Digest: manifests are read to compare, and a re-run pushes none', async () => {
+  const noDigest: FaultRule[] = [{ method: 'HEAD', url: /\/manifests\//, fault: { withoutHeader: 'docker-content-digest' } }];
+  const first = await loadWith('no-digest', noDigest);
+  expect(first.result.failures).toEqual([]);
+  const again = await loadWith('no-digest', noDigest);
+  expect(again.result.failures).toEqual([]);
+  const manifests = proxy.log.filter((r) => /\/manifests\//.test(r.url));
+  expect(manifests.filter((r) => r.method === 'PUT')).toEqual([]);
+  // Each HEAD that found a manifest, but no digest, was followed by a GET of it.
+  const found = manifests.filter((r) => r.method === 'HEAD' && r.status === 200);
+  expect(found.length).toBeGreaterThan(0);
+  expect(manifests.filter((r) => r.method === 'GET').length).toBeGreaterThanOrEqual(found.length);
+});

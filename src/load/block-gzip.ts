@@ -60,7 +60,7 @@ export class BlockGzip extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.buffered > 0) this.startBlock(this.takeBlock(this.buffered));
+    if (this.buffered > 0) this.startBlock(this.buffered);
     this.emitCompressed(0)
       .then(() => {
         const trailer = Buffer.alloc(8);
@@ -73,7 +73,7 @@ export class BlockGzip extends Transform {
 
   private async drainFullBlocks(): Promise<void> {
     while (this.buffered >= BLOCK_SIZE) {
-      this.startBlock(this.takeBlock(BLOCK_SIZE));
+      this.startBlock(BLOCK_SIZE);
       await this.emitCompressed(IN_FLIGHT - 1);
     }
   }
@@ -91,9 +91,11 @@ export class BlockGzip extends Transform {
     return block;
   }
 
-  private startBlock(block: Buffer[]): void {
+  /** Starts compressing the next `length` bytes. */
+  private startBlock(length: number): void {
+    const block = this.takeBlock(length);
     for (const piece of block) this.crc = crc32(piece, this.crc);
-    this.size += block.reduce((sum, piece) => sum + piece.length, 0);
+    this.size += length;
     const compressed = looksRandom(block) ? Promise.resolve(storedBlocks(block)) : deflateBlock(block, this.level, this.previous);
     compressed.catch(() => {}); // awaited in order by emitCompressed; not an unhandled rejection meanwhile
     this.compressing.push(compressed);

@@ -3,7 +3,7 @@
  * way proxies, load balancers and flaky links do: statuses without forwarding (5xx, 429
  * bursts, a registry that refuses chunked PATCH or mounts), connections reset mid-body,
  * request bodies capped (nginx 413), slowed or stalled, statuses rewritten (ECR's 201 on
- * PATCH), reads redirected to storage. It logs every request so tests can assert what the client did.
+ * PATCH), headers left out, reads redirected to storage. It logs every request so tests can assert what the client did.
  */
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +25,9 @@ export type Fault =
   /** 307 to the same path at this origin (`http://host:port`), as registries on object storage do. */
   | { redirectTo: string }
   /** Forward, and answer `to` where the registry answered `from`. */
-  | { rewriteStatus: { from: number; to: number } };
+  | { rewriteStatus: { from: number; to: number } }
+  /** Forward, and leave this response header out (lower case), as registries that do not send it. */
+  | { withoutHeader: string };
 
 export interface FaultRule {
   method?: string;
@@ -134,7 +136,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
           ? fault.rewriteStatus.to
           : upstreamRes.statusCode!;
       entry.status = status;
-      res.writeHead(status, upstreamRes.headers);
+      const headers = { ...upstreamRes.headers };
+      if (fault && 'withoutHeader' in fault) delete headers[fault.withoutHeader];
+      res.writeHead(status, headers);
       upstreamRes.pipe(res);
     });
 
