@@ -1,14 +1,15 @@
-/** Second pass over an archive: hands the bodies of the wanted entries to `visit`, in archive order. */
+/**
+ * Second pass over an archive: hands file entries' bodies to `visit` in archive order, each
+ * name once (its first entry), until `visit` answers 'stop'.
+ */
 import type { Readable } from 'node:stream';
-import { ArchiveError } from './errors.js';
 import { type ArchiveSource, type Compression, walkArchive } from './open.js';
 import { readFailure } from './scan.js';
 
 export async function readEntries(
   { path, file }: ArchiveSource,
   compression: Compression,
-  wanted: ReadonlySet<string>,
-  visit: (name: string, body: Readable) => Promise<void>,
+  visit: (name: string, body: Readable) => Promise<void | 'stop'>,
   onRawBytes?: (n: number) => void,
 ): Promise<void> {
   const seen = new Set<string>();
@@ -17,17 +18,13 @@ export async function readEntries(
       file,
       compression,
       async (entry, body) => {
-        if (entry.name === null || entry.type !== 'file' || !wanted.has(entry.name) || seen.has(entry.name)) return;
+        if (entry.name === null || entry.type !== 'file' || seen.has(entry.name)) return;
         seen.add(entry.name);
-        await visit(entry.name, body);
+        return visit(entry.name, body);
       },
       onRawBytes,
     );
   } catch (err) {
     throw readFailure(path, err);
-  }
-  const missing = [...wanted].filter((name) => !seen.has(name));
-  if (missing.length) {
-    throw new ArchiveError(path, `entries ${missing.join(', ')} disappeared between passes: the file changed while airlift read it`);
   }
 }

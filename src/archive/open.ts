@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DecompressStream } from 'zstd-napi';
 import { ArchiveError } from './errors.js';
-import { type TarEntry, walkTar } from './tar.js';
+import { type TarVisitor, walkTar } from './tar.js';
 import { walkTarFile } from './tar-file.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -55,13 +55,14 @@ export function compressionOf(head: Buffer): Exclude<Compression, 'none'> | unde
 
 /**
  * Visits the archive's entries in order (see `walkTar`). A plain tar file is walked by its
- * headers, reading only the bodies the visitor reads; a compressed one is decompressed whole.
+ * headers, reading only the bodies the visitor reads; a compressed one is decompressed in
+ * order, up to where the visitor stops.
  * `onRawBytes` reports progress in file bytes.
  */
 export async function walkArchive(
   file: string,
   compression: Compression,
-  visit: (entry: TarEntry, body: Readable) => Promise<void>,
+  visit: TarVisitor,
   onRawBytes?: (n: number) => void,
 ): Promise<void> {
   if (compression === 'none' && (await stat(file)).isFile()) return walkTarFile(file, visit, onRawBytes);

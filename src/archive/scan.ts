@@ -110,7 +110,7 @@ function readHeadAndJson(body: Readable, mayBeDocument: boolean): Promise<{ head
   });
 }
 
-const looksLikeJson = (chunk: Buffer): boolean => {
+export const looksLikeJson = (chunk: Buffer): boolean => {
   const first = chunk.subarray(0, 64).toString('latin1').trimStart()[0];
   return first === '{' || first === '[';
 };

@@ -8,7 +8,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { type EntryType, safeEntryName, type TarEntry } from './tar.js';
+import { type EntryType, safeEntryName, type TarVisitor } from './tar.js';
 
 const BLOCK = 512;
 /** Largest long-name or pax body read into memory; real ones are a few hundred bytes. */
@@ -29,11 +29,7 @@ interface Header {
  * demand; what the visitor leaves unread is skipped, not read. `onRawBytes` reports file
  * bytes walked past, read or not, for progress.
  */
-export async function walkTarFile(
-  file: string,
-  visit: (entry: TarEntry, body: Readable) => Promise<void>,
-  onRawBytes: (n: number) => void = () => {},
-): Promise<void> {
+export async function walkTarFile(file: string, visit: TarVisitor, onRawBytes: (n: number) => void = () => {}): Promise<void> {
   const handle = await open(file, 'r');
   try {
     const { size: fileSize } = await handle.stat();
@@ -62,7 +58,7 @@ export async function walkTarFile(
         next = {};
         const body = bodyStream(handle, at, size);
         try {
-          await visit({ name: safeEntryName(name), rawName: name, type, size, linkname }, body);
+          if ((await visit({ name: safeEntryName(name), rawName: name, type, size, linkname }, body)) === 'stop') return;
         } finally {
           body.destroy();
         }

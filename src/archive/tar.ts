@@ -18,8 +18,13 @@ export interface TarEntry {
   linkname?: string;
 }
 
-/** Visits every entry; `visit` must consume or drain `body` (it is drained if left unread). */
-export async function walkTar(tarBytes: Readable, visit: (entry: TarEntry, body: Readable) => Promise<void>): Promise<void> {
+/**
+ * Visits the entries in order; `visit` consumes `body` or leaves it (it is drained then), and
+ * ends the walk early by answering 'stop'.
+ */
+export type TarVisitor = (entry: TarEntry, body: Readable) => Promise<void | 'stop'>;
+
+export async function walkTar(tarBytes: Readable, visit: TarVisitor): Promise<void> {
   const extract = tar.extract();
   await new Promise<void>((resolve, reject) => {
     const fail = (err: Error) => {
@@ -43,7 +48,13 @@ export async function walkTar(tarBytes: Readable, visit: (entry: TarEntry, body:
         ended = true;
       });
       body.on('error', () => {}); // reported through `extract`
-      visit(entry, body as unknown as Readable).then(() => {
+      visit(entry, body as unknown as Readable).then((answer) => {
+        if (answer === 'stop') {
+          resolve();
+          tarBytes.destroy();
+          extract.destroy();
+          return;
+        }
         if (ended) return next();
         body.on('end', () => next());
         body.resume();

@@ -28,19 +28,31 @@ export interface ScanRequest {
   source: ArchiveSource;
 }
 
+/**
+ * What a pass that starts before the plan spools until the plan arrives: every file but the
+ * JSON documents, compressed unless it already is.
+ */
+export interface Speculation {
+  /** Spool files are this and a number. */
+  filePrefix: string;
+  compression: CompressionChoice;
+}
+
 export interface SpoolRequest {
   kind: 'spool';
   source: ArchiveSource;
   compression: Compression;
-  jobs: SpoolJob[];
+  /** Absent when the pass starts before the plan: the jobs then arrive as a message, and `speculation` says what to spool meanwhile. */
+  jobs?: SpoolJob[];
+  speculation?: Speculation;
   /** Where the worker puts what it writes, for the main thread to hash. */
   ring: SharedArrayBuffer;
 }
 
 export type ReadRequest = ScanRequest | SpoolRequest;
 
-/** Main thread to spool worker: carry on after a spooled blob, or a slot is hashed. */
-export type ToSpoolWorker = 'go on' | { type: 'hashed'; slot: number };
+/** Main thread to spool worker: carry on after a spooled blob, a slot is hashed, or the plan's jobs. */
+export type ToSpoolWorker = 'go on' | { type: 'hashed'; slot: number } | { type: 'plan'; jobs: SpoolJob[] };
 
 export type WorkerMessage =
   | { type: 'read'; bytes: number }
@@ -76,12 +88,19 @@ export const scanInWorker: Scanner = (source, onRawBytes = () => {}) =>
     if (message.type === 'scanned') finish(withBuffers(message.contents));
   });
 
+export interface SpoolPassRequest extends Omit<SpoolRequest, 'kind' | 'ring' | 'jobs'> {
+  /** A promise when the pass starts before the plan; it speculates meanwhile (`speculation`). */
+  jobs: SpoolJob[] | Promise<SpoolJob[]>;
+  /** Stops the worker at once: its promise then rejects. */
+  signal?: AbortSignal;
+}
+
 /**
  * Spools the jobs' entries from one archive, in archive order. `onSpooled` runs for each
  * before the worker reads on, so a slow consumer holds the reading back.
  */
 export function spoolInWorker(
-  request: Omit<SpoolRequest, 'kind' | 'ring'>,
+  { jobs, signal, ...request }: SpoolPassRequest,
   onSpooled: (entry: string, blob: SpooledBlob) => Promise<void>,
   onRawBytes: (n: number) => void,
 ): Promise<void> {
@@ -93,23 +112,34 @@ export function spoolInWorker(
     streamedBytes(n);
     onRawBytes(n);
   };
-  return runWorker<void>({ kind: 'spool', ...request, ring }, onRead, (message, finish, fail, worker) => {
-    if (message.type === 'hash') {
-      hasher.update(message);
-      send(worker, { type: 'hashed', slot: message.slot });
-    }
-    if (message.type === 'spooled') {
-      const blob = { ...message.blob, digest: message.blob.digest ?? hasher.digest() };
-      void onSpooled(message.entry, blob).then(() => send(worker, 'go on'), fail);
-    }
-    if (message.type === 'done') finish();
-  });
+  const onStart = (worker: Worker, fail: (err: Error) => void) => {
+    if (!Array.isArray(jobs)) void jobs.then((list) => send(worker, { type: 'plan', jobs: list }));
+    if (signal?.aborted) fail(new Error('stopped'));
+    signal?.addEventListener('abort', () => fail(new Error('stopped')), { once: true });
+  };
+  return runWorker<void>(
+    { kind: 'spool', ...request, jobs: Array.isArray(jobs) ? jobs : undefined, ring },
+    onRead,
+    (message, finish, fail, worker) => {
+      if (message.type === 'hash') {
+        hasher.update(message);
+        send(worker, { type: 'hashed', slot: message.slot });
+      }
+      if (message.type === 'spooled') {
+        const blob = { ...message.blob, digest: message.blob.digest ?? hasher.digest() };
+        void onSpooled(message.entry, blob).then(() => send(worker, 'go on'), fail);
+      }
+      if (message.type === 'done') finish();
+    },
+    onStart,
+  );
 }
 
 function runWorker<T>(
   request: ReadRequest,
   onRawBytes: (n: number) => void,
   onMessage: (message: WorkerMessage, finish: (result: T) => void, fail: (err: Error) => void, worker: Worker) => void,
+  onStart: (worker: Worker, fail: (err: Error) => void) => void = () => {},
 ): Promise<T> {
   return (request.kind === 'scan' ? scanSlots : spoolSlots)(
     () =>
@@ -135,6 +165,7 @@ function runWorker<T>(
         });
         worker.on('error', fail);
         worker.on('exit', (code) => fail(new Error(`the worker reading ${request.source.path} stopped (exit code ${code})`)));
+        onStart(worker, fail);
       }),
   );
 }

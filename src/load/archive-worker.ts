@@ -1,15 +1,18 @@
 /**
  * Worker thread body for archive-reader.ts: one pass over one archive — a scan for its
  * metadata, or a spool pass that spools the entries asked for, waiting for the main
- * thread's go-ahead after each. What a spool pass writes is hashed on the main thread
+ * thread's go-ahead after each (a pass started before the plan spools what may be a layer
+ * until the plan arrives). What a spool pass writes is hashed on the main thread
  * (shared-hash.ts).
  */
+import type { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readEntries } from '../archive/entries.js';
 import { ArchiveError } from '../archive/errors.js';
-import { scanArchive } from '../archive/scan.js';
+import { compressionOf } from '../archive/open.js';
+import { looksLikeJson, scanArchive } from '../archive/scan.js';
 import { spoolBlob } from './compress.js';
-import type { ReadRequest, SpoolRequest, ToSpoolWorker, WorkerMessage } from './archive-reader.js';
+import type { ReadRequest, SpoolJob, SpoolRequest, ToSpoolWorker, WorkerMessage } from './archive-reader.js';
 import { RingSlots, RingWriter } from './shared-hash.js';
 import { streamedBytes } from './young-garbage.js';
 
@@ -20,28 +23,66 @@ const onRawBytes = (bytes: number) => {
   post({ type: 'read', bytes });
 };
 
-async function spoolEntries({ source, compression, jobs, ring }: SpoolRequest): Promise<void> {
-  const byEntry = new Map(jobs.map((job) => [job.entry, job]));
+async function spoolEntries({ source, compression, jobs, speculation, ring }: SpoolRequest): Promise<void> {
+  const byEntry = (list: SpoolJob[]) => new Map(list.map((job) => [job.entry, job]));
+  // Unknown while a pass that started beside the scan speculates; the plan then arrives as a message.
+  let planned = jobs && byEntry(jobs);
+  const seen = new Set<string>();
+  let speculated = 0;
   const slots = new RingSlots(ring);
   let goOn = () => {};
-  const onMessage = (message: ToSpoolWorker) => (message === 'go on' ? goOn() : slots.release(message.slot));
+  const onMessage = (message: ToSpoolWorker) => {
+    if (message === 'go on') goOn();
+    else if (message.type === 'plan') planned = byEntry(message.jobs);
+    else slots.release(message.slot);
+  };
+  const spool = async (job: SpoolJob, body: Readable) => {
+    post({ type: 'spooled', entry: job.entry, blob: await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post)) });
+    await new Promise<void>((resolve) => (goOn = resolve));
+  };
   port.on('message', onMessage);
   try {
     await readEntries(
       source,
       compression,
-      new Set(byEntry.keys()),
       async (entry, body) => {
-        const job = byEntry.get(entry)!;
-        post({ type: 'spooled', entry, blob: await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post)) });
-        await new Promise<void>((resolve) => (goOn = resolve));
+        seen.add(entry);
+        if (!planned) {
+          // Before the plan: what may be a layer — any file but a JSON document — compressed unless it already is.
+          const head = await firstChunk(body);
+          if (!head || looksLikeJson(head)) return;
+          const { filePrefix, compression: choice } = speculation!;
+          return spool({ entry, file: `${filePrefix}${speculated++}`, compression: compressionOf(head) ? undefined : choice }, body);
+        }
+        const job = planned.get(entry);
+        if (job) await spool(job, body);
+        // Nothing wanted is left: the rest of the archive need not be read.
+        if ([...planned.keys()].every((name) => seen.has(name))) return 'stop';
       },
       onRawBytes,
     );
   } finally {
     port.off('message', onMessage);
   }
+  const missing = planned ? [...planned.keys()].filter((name) => !seen.has(name)) : [];
+  if (missing.length) {
+    throw new ArchiveError(source.path, `entries ${missing.join(', ')} disappeared between passes: the file changed while airlift read it`);
+  }
   post({ type: 'done' });
+}
+
+/** The body's first chunk, put back in front of the rest (the body is left paused); undefined when empty. */
+function firstChunk(body: Readable): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const onData = (chunk: Buffer) => {
+      body.pause();
+      body.off('data', onData);
+      body.unshift(chunk);
+      resolve(chunk);
+    };
+    body.on('data', onData);
+    body.once('end', () => resolve(undefined));
+  });
 }
 
 const request = workerData as ReadRequest;

@@ -37,6 +37,8 @@ export interface SpooledBlob {
   digest: Digest;
   size: number;
   file: string;
+  /** How the input was compressed; undefined when it was copied as is. */
+  compression?: CompressionChoice;
 }
 
 /**
@@ -56,11 +58,11 @@ export async function spoolBlob(
   const read = new HashingPassThrough();
   if (!compression || compression.algorithm === 'none') {
     await pipeline(input, read, createWriteStream(file));
-    return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file };
+    return { inputDigest: read.digest(), digest: read.digest(), size: read.bytes, file, compression };
   }
   const output = written();
   await pipeline(input, read, compressor(compression), output, createWriteStream(file));
-  return { inputDigest: read.digest(), size: output.bytes, file };
+  return { inputDigest: read.digest(), size: output.bytes, file, compression };
 }
 
 function compressor({ algorithm, level }: CompressionChoice): Transform {

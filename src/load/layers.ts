@@ -16,6 +16,7 @@ import { type CompressionChoice, layerMediaType, type SpooledBlob } from './comp
 import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
 import { spoolInWorker } from './archive-reader.js';
+import type { EarlySpools } from './early-spool.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
@@ -24,6 +25,8 @@ export interface LayerContext extends BlobPlacement {
   compression: CompressionChoice;
   concurrency: number;
   spoolDir: string;
+  /** Spool passes started beside the scans, taken over here. */
+  early?: EarlySpools;
   /** Archive bytes read by this pass so far, of `total`, for progress. */
   onRead: (bytes: number, total: number) => void;
 }
@@ -73,6 +76,9 @@ export async function publishLayers(
     .sort((a, b) => bytesToRead.get(b.path)! - bytesToRead.get(a.path)!);
   const total = reading.reduce((sum, archive) => sum + archive.fileSize, 0);
   let read = 0;
+  // Passes started beside the scans: taken over for the archives read here, stopped for the others.
+  const early = new Map(reading.map((archive) => [archive.path, ctx.early?.take(archive.path)]));
+  const stopped = ctx.early?.stop();
   await Promise.all(
     reading.map(async (archive) => {
       const byEntry = new Map(byArchive.get(archive.path)!.map((layer) => [layer.source.entry, layer]));
@@ -81,23 +87,23 @@ export async function publishLayers(
         file: join(ctx.spoolDir, digestHex(layer.key)),
         compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
       }));
-      try {
-        await spoolInWorker(
-          { source: archive, compression: archive.compression, jobs },
-          async (entry, blob) => {
-            const layer = byEntry.get(entry)!;
-            const checked = await checkSpooled(ctx, archive.path, layer, blob);
-            if ('error' in checked) return settle(layer, checked);
-            const upload = uploads(() => uploadSpooled(ctx, layer, checked.descriptor, blob.file, settle)).finally(() =>
-              pending.delete(upload),
-            );
-            pending.add(upload);
-            // Uploads go on while the archive is read further, but a slow registry holds the
-            // reading back, so spooled layers waiting for upload stay few.
-            if (pending.size >= 2 * ctx.concurrency) await Promise.race(pending);
-          },
-          (n) => ctx.onRead((read += n), total),
+      const onSpooled = async (entry: string, blob: SpooledBlob) => {
+        const layer = byEntry.get(entry)!;
+        const checked = await checkSpooled(ctx, archive.path, layer, blob);
+        if ('error' in checked) return settle(layer, checked);
+        const upload = uploads(() => uploadSpooled(ctx, layer, checked.descriptor, blob.file, settle)).finally(() =>
+          pending.delete(upload),
         );
+        pending.add(upload);
+        // Uploads go on while the archive is read further, but a slow registry holds the
+        // reading back, so spooled layers waiting for upload stay few.
+        if (pending.size >= 2 * ctx.concurrency) await Promise.race(pending);
+      };
+      const onRead = (n: number) => ctx.onRead((read += n), total);
+      try {
+        const pass = early.get(archive.path);
+        const left = pass ? await pass.finish(jobs, onSpooled, onRead) : jobs;
+        if (left.length) await spoolInWorker({ source: archive, compression: archive.compression, jobs: left }, onSpooled, onRead);
       } catch (err) {
         for (const layer of byEntry.values()) {
           if (!outcomes.has(layer.key)) settle(layer, { error: (err as Error).message });
@@ -105,7 +111,7 @@ export async function publishLayers(
       }
     }),
   );
-  await Promise.all(pending);
+  await Promise.all([...pending, stopped]);
   return outcomes;
 }
 

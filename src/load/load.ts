@@ -8,6 +8,8 @@ import type { ManifestFormat } from '../oci/media-types.js';
 import { layerKey } from '../archive/model.js';
 import { withWorkDir } from '../workspace.js';
 import { scanInWorker } from './archive-reader.js';
+import { EarlySpools } from './early-spool.js';
+import type { Scanner } from '../archive/scan.js';
 import type { Platform } from '../oci/platform.js';
 import { type Reference, parseTargetRegistry } from '../oci/reference.js';
 import { RegistryClient } from '../registry/client.js';
@@ -60,7 +62,12 @@ export interface LoadResult {
 }
 
 /** Reads every archive's metadata and plans the run; writes nothing to the registry. */
-export async function planLoad(options: LoadOptions, workDir: string, emit: EventSink = () => {}): Promise<Plan> {
+export async function planLoad(
+  options: LoadOptions,
+  workDir: string,
+  emit: EventSink = () => {},
+  scan: Scanner = scanInWorker,
+): Promise<Plan> {
   const target = parseTargetRegistry(options.registry);
   const declared = declaredArchs(options.archives, options.arch);
   emit({ type: 'phase', phase: 'reading' });
@@ -76,7 +83,7 @@ export async function planLoad(options: LoadOptions, workDir: string, emit: Even
     },
     {
       cache: new ScanCache(cacheDirOf(options)),
-      scan: scanInWorker,
+      scan,
     },
   );
   const archives = read.map((archive) => checkPlatforms(archive, declared.get(archive.path), options.platformFrom));
@@ -133,9 +140,11 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
   const warnings = warningLog(emit);
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const client = await registryClient(options, warnings.warn);
+  const early = new EarlySpools(spoolDir, compressionChoice(options.compression), EarlySpools.worthIt(options.archives.length));
   try {
-    return await planAndPublish(client, spoolDir, options, started, warnings);
+    return await planAndPublish(client, spoolDir, early, options, started, warnings);
   } finally {
+    await early.stop();
     await client.close();
   }
 }
@@ -143,12 +152,13 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
 async function planAndPublish(
   client: RegistryClient,
   spoolDir: string,
+  early: EarlySpools,
   options: LoadOptions,
   started: number,
   { messages: runWarnings, warn }: WarningLog,
 ): Promise<LoadResult> {
   const emit = options.onEvent ?? (() => {});
-  const plan = await planLoad(options, spoolDir, emit);
+  const plan = await planLoad(options, spoolDir, emit, early.scanner(scanInWorker));
   const failures = [...plan.failures];
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
     images: images.sort((a, b) => a.target.localeCompare(b.target)),
@@ -172,11 +182,13 @@ async function planAndPublish(
       concurrency,
       compression: compressionChoice(options.compression),
       spoolDir,
+      early,
       onRead: (bytes, total) => emit({ type: 'read', bytes, total }),
     },
     plan.archives,
     plan.layers,
   );
+  await early.stop();
   await cache.save().catch((err: Error) => warn(`cannot save the blob-info cache: ${err.message}`));
   emit({ type: 'phase', phase: 'verifying' });
   const images: PublishedImage[] = [];
