@@ -7,12 +7,12 @@ import { describe, expect, test } from '@jest/globals';
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import tar from 'tar-stream';
 import { scanArchive } from '../src/archive/scan.js';
 import { walkTar } from '../src/archive/tar.js';
 import { walkTarFile } from '../src/archive/tar-file.js';
+import { bytesReadByThisProcess, packed } from './helpers/tar.js';
 import { runOrThrow, tempDir } from './helpers/tools.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures');
@@ -126,21 +126,6 @@ test('scanning a plain bundle reads its headers and metadata, not its layers', a
   expect(contents.heads.get('l/layer.tar')).toEqual(layer.subarray(0, 8));
   expect(read).toBeLessThan(64 * 1024);
 });
-
-/** `rchar` of /proc/self/io: bytes this process read through read(2) and friends. */
-async function bytesReadByThisProcess(): Promise<number> {
-  const io = await readFile('/proc/self/io', 'utf8');
-  return Number(/^rchar: (\d+)$/m.exec(io)![1]);
-}
-
-async function packed(files: Array<{ name: string; body: Buffer }>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const { name, body } of files) pack.entry({ name, size: body.length }, body);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function rewriteChecksum(header: Buffer): void {
   header.fill(0x20, 148, 156);

@@ -56,23 +56,33 @@ export function compressionOf(head: Buffer): Exclude<Compression, 'none'> | unde
 /**
  * Visits the archive's entries in order (see `walkTar`). A plain tar file is walked by its
  * headers, reading only the bodies the visitor reads; a compressed one is decompressed in
- * order, up to where the visitor stops.
- * `onRawBytes` reports progress in file bytes.
+ * order, up to where the visitor stops. `onRawBytes` reports progress in file bytes: what is
+ * read or skipped, and at the end what a stop left behind.
  */
 export async function walkArchive(
   file: string,
   compression: Compression,
   visit: TarVisitor,
-  onRawBytes?: (n: number) => void,
+  onRawBytes: (n: number) => void = () => {},
 ): Promise<void> {
-  if (compression === 'none' && (await stat(file)).isFile()) return walkTarFile(file, visit, onRawBytes);
-  return walkTar(openTarStream(file, compression, onRawBytes), visit);
+  const info = await stat(file);
+  let reported = 0;
+  let walking = true;
+  const progress = (n: number) => {
+    if (!walking) return; // reads still in flight when the visitor stopped
+    reported += n;
+    onRawBytes(n);
+  };
+  if (compression === 'none' && info.isFile()) await walkTarFile(file, visit, progress);
+  else await walkTar(openTarStream(file, compression, progress), visit);
+  walking = false;
+  if (info.isFile() && reported < info.size) onRawBytes(info.size - reported);
 }
 
 /** The decompressed tar byte stream. */
-function openTarStream(file: string, compression: Compression, onRawBytes?: (n: number) => void): Readable {
+function openTarStream(file: string, compression: Compression, onRawBytes: (n: number) => void): Readable {
   const raw = createReadStream(file, { highWaterMark: readHighWaterMark });
-  if (onRawBytes) raw.on('data', (chunk) => onRawBytes(chunk.length));
+  raw.on('data', (chunk) => onRawBytes(chunk.length));
   switch (compression) {
     case 'none':
       return raw;
@@ -83,8 +93,9 @@ function openTarStream(file: string, compression: Compression, onRawBytes?: (n: 
   }
 }
 
-/** Like `pipe`, but an error on the source also fails the destination. */
+/** Like `pipe`, but an error on the source also fails the destination, and a destination destroyed early stops the source. */
 function pipeWithErrors(source: Readable, dest: NodeJS.ReadWriteStream & Readable): Readable {
   source.on('error', (err) => dest.destroy(err));
+  dest.on('close', () => source.destroy());
   return source.pipe(dest);
 }
