@@ -84,11 +84,11 @@ class EarlyPass {
    */
   async finish(jobs: SpoolJob[], onSpooled: OnSpooled, onRead: (n: number) => void): Promise<SpoolJob[]> {
     const byEntry = new Map(jobs.map((job) => [job.entry, job]));
-    const done = new Set<string>();
+    const handedOver = new Set<string>();
     this.onSpooled = async (entry, blob) => {
       const job = byEntry.get(entry);
       if (!job || !sameCompression(job.compression, blob.compression)) return rm(blob.file, { force: true });
-      done.add(entry);
+      handedOver.add(entry);
       return onSpooled(entry, blob);
     };
     onRead(this.bytesRead);
@@ -96,7 +96,7 @@ class EarlyPass {
     this.setJobs(jobs);
     for (const [entry, blob] of this.spooledEarly.splice(0)) await this.onSpooled(entry, blob);
     await this.done;
-    return jobs.filter((job) => !done.has(job.entry));
+    return jobs.filter((job) => !handedOver.has(job.entry));
   }
 
   async stop(): Promise<void> {

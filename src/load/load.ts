@@ -188,7 +188,6 @@ async function planAndPublish(
     plan.archives,
     plan.layers,
   );
-  await early.stop();
   await cache.save().catch((err: Error) => warn(`cannot save the blob-info cache: ${err.message}`));
   emit({ type: 'phase', phase: 'verifying' });
   const images: PublishedImage[] = [];
