@@ -18,6 +18,8 @@ type OnSpooled = (entry: string, blob: SpooledBlob) => Promise<void>;
 
 export class EarlySpools {
   private readonly passes = new Map<string, EarlyPass>();
+  /** Passes started so far, which name their spool files apart. */
+  private started = 0;
 
   /** `enabled`: cores would wait during the scans (see `worthIt`). */
   constructor(
@@ -36,7 +38,7 @@ export class EarlySpools {
     return async (source, onRawBytes) => {
       const compression = this.enabled ? await detectCompression(source).catch(() => undefined) : undefined;
       if (compression) {
-        const filePrefix = join(this.spoolDir, `early-${this.passes.size}-`);
+        const filePrefix = join(this.spoolDir, `early-${this.started++}-`);
         this.passes.set(source.path, new EarlyPass(source, compression, { filePrefix, compression: this.compression }));
       }
       return scan(source, onRawBytes);
