@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { layerKey, type ScannedArchive, type SourceLayer } from '../src/archive/model.js';
 import { readArchive } from '../src/archive/read.js';
-import { scanArchive } from '../src/archive/scan.js';
+import { type ArchiveContents, scanArchive } from '../src/archive/scan.js';
 import { digestHex } from '../src/oci/digest.js';
 import { type SpoolJob, spoolInWorker } from '../src/load/archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from '../src/load/compress.js';
@@ -21,6 +21,7 @@ import { bytesReadByThisProcess, packed } from './helpers/tar.js';
 import { tempDir } from './helpers/tools.js';
 
 const gzip1: CompressionChoice = { algorithm: 'gzip', level: 1 };
+const MiB = 1024 * 1024;
 const fixture = (name: string) => join(import.meta.dirname, '..', 'fixtures', name);
 
 function layersOf(archive: ScannedArchive): SourceLayer[] {
@@ -92,12 +93,18 @@ test('what the pass passed before the plan, unspooled or spooled otherwise than 
   expect(await readdir(spoolDir)).toEqual([blobs.get(asked.entry)!.file.split('/').pop()]);
 });
 
-test('a pass nobody takes is stopped', async () => {
-  const { early } = await startedBeside(fixture('ctr-airgap-images-arm.tar'));
-  const file = fixture('k3s-airgap-images-amd64.tar.gz');
-  await early.scanner(scanArchive)({ path: file, file });
+test('a pass nobody takes is stopped at once, not left to read its archive through', async () => {
+  const dir = await tempDir('airlift-early-');
+  const file = join(dir, 'big.tar.gz');
+  // Stored (gzip level 0): reading the archive through means reading all of its 32 MiB.
+  await writeFile(file, gzipSync(await packed([{ name: 'big/layer.tar', body: randomBytes(32 * MiB) }]), { level: 0 }));
+  const early = new EarlySpools(dir, gzip1, true);
+  const before = await bytesReadByThisProcess();
+  // A scan that returns at once: what is read is the pass's.
+  await early.scanner(async () => ({}) as ArchiveContents)({ path: file, file });
   await early.stop();
   expect(early.take(file)).toBeUndefined();
+  expect((await bytesReadByThisProcess()) - before).toBeLessThan(8 * MiB);
 });
 
 test('no pass is started when the scans keep every core busy', async () => {
@@ -105,7 +112,8 @@ test('no pass is started when the scans keep every core busy', async () => {
   const file = fixture('k3s-airgap-images-amd64.tar.gz');
   await early.scanner(scanArchive)({ path: file, file });
   expect(early.take(file)).toBeUndefined();
-  expect(EarlySpools.worthIt(1_000_000)).toBe(false);
+  expect(EarlySpools.worthIt({ archives: 1_000_000, filtered: false })).toBe(false);
+  expect(EarlySpools.worthIt({ archives: 1, filtered: true })).toBe(false);
 });
 
 describe('any spool pass', () => {
@@ -117,7 +125,7 @@ describe('any spool pass', () => {
     const file = join(dir, 'bundle.tar.gz');
     const tarBytes = await packed([
       { name: 'small/layer.tar', body: Buffer.alloc(4096, 1) },
-      { name: 'big/layer.tar', body: randomBytes(16 * 1024 * 1024) },
+      { name: 'big/layer.tar', body: randomBytes(16 * MiB) },
     ]);
     await writeFile(file, gzipSync(tarBytes, { level: 1 }));
     let reported = 0;
@@ -130,7 +138,7 @@ describe('any spool pass', () => {
     );
     expect(spooled).toEqual(['small/layer.tar']);
     // A worker's start-up reads its modules: a few hundred KB, against the 16 MiB left unread.
-    expect((await bytesReadByThisProcess()) - before).toBeLessThan(4 * 1024 * 1024);
+    expect((await bytesReadByThisProcess()) - before).toBeLessThan(4 * MiB);
     expect(reported).toBe((await stat(file)).size);
   });
 

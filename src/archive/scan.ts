@@ -91,22 +91,26 @@ const headLength = 8;
  * (small and opening a JSON object or array). Other bodies are left unread after their first
  * chunk: the walk skips or drains them.
  */
-function readHeadAndJson(body: Readable, mayBeDocument: boolean): Promise<{ head: Buffer; document?: Buffer }> {
+async function readHeadAndJson(body: Readable, mayBeDocument: boolean): Promise<{ head: Buffer; document?: Buffer }> {
+  const first = await firstChunk(body);
+  const head = Buffer.from((first ?? Buffer.alloc(0)).subarray(0, headLength));
+  if (!first || !(mayBeDocument && looksLikeJson(first))) return { head };
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return { head, document: Buffer.concat(chunks) };
+}
+
+/** The body's first chunk, put back in front of the rest (the body is left paused); undefined when empty. */
+export function firstChunk(body: Readable): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
     const onData = (chunk: Buffer) => {
-      if (chunks.length === 0 && !(mayBeDocument && looksLikeJson(chunk))) {
-        body.off('data', onData);
-        body.pause();
-        return resolve({ head: Buffer.from(chunk.subarray(0, headLength)) });
-      }
-      chunks.push(chunk);
+      body.pause();
+      body.off('data', onData);
+      body.unshift(chunk);
+      resolve(chunk);
     };
     body.on('data', onData);
-    body.on('end', () => {
-      const document = Buffer.concat(chunks);
-      resolve({ head: Buffer.from(document.subarray(0, headLength)), document: chunks.length ? document : undefined });
-    });
+    body.once('end', () => resolve(undefined));
   });
 }
 

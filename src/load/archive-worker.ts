@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { readEntries } from '../archive/entries.js';
 import { ArchiveError } from '../archive/errors.js';
 import { compressionOf } from '../archive/open.js';
-import { looksLikeJson, scanArchive } from '../archive/scan.js';
+import { firstChunk, looksLikeJson, scanArchive } from '../archive/scan.js';
 import { spoolBlob } from './compress.js';
 import type { ReadRequest, SpoolJob, SpoolRequest, ToSpoolWorker, WorkerMessage } from './archive-reader.js';
 import { RingSlots, RingWriter } from './shared-hash.js';
@@ -24,16 +24,22 @@ const onRawBytes = (bytes: number) => {
 };
 
 async function spoolEntries({ source, compression, jobs, speculation, ring }: SpoolRequest): Promise<void> {
-  const byEntry = (list: SpoolJob[]) => new Map(list.map((job) => [job.entry, job]));
-  // Unknown while a pass that started beside the scan speculates; the plan then arrives as a message.
-  let planned = jobs && byEntry(jobs);
   const seen = new Set<string>();
+  // Unknown while a pass that started beside the scan speculates; the plan then arrives as a message.
+  let planned: Map<string, SpoolJob> | undefined;
+  /** The planned entries the walk has yet to reach. */
+  let unseen = new Set<string>();
+  const plan = (list: SpoolJob[]) => {
+    planned = new Map(list.map((job) => [job.entry, job]));
+    unseen = new Set(list.map((job) => job.entry).filter((entry) => !seen.has(entry)));
+  };
+  if (jobs) plan(jobs);
   let speculated = 0;
   const slots = new RingSlots(ring);
   let goOn = () => {};
   const onMessage = (message: ToSpoolWorker) => {
     if (message === 'go on') goOn();
-    else if (message.type === 'plan') planned = byEntry(message.jobs);
+    else if (message.type === 'plan') plan(message.jobs);
     else slots.release(message.slot);
   };
   const spool = async (job: SpoolJob, body: Readable) => {
@@ -47,6 +53,7 @@ async function spoolEntries({ source, compression, jobs, speculation, ring }: Sp
       compression,
       async (entry, body) => {
         seen.add(entry);
+        unseen.delete(entry);
         if (!planned) {
           // Before the plan: what may be a layer — any file but a JSON document — compressed unless it already is.
           const head = await firstChunk(body);
@@ -57,32 +64,20 @@ async function spoolEntries({ source, compression, jobs, speculation, ring }: Sp
         const job = planned.get(entry);
         if (job) await spool(job, body);
         // Nothing wanted is left: the rest of the archive need not be read.
-        if ([...planned.keys()].every((name) => seen.has(name))) return 'stop';
+        if (unseen.size === 0) return 'stop';
       },
       onRawBytes,
     );
   } finally {
     port.off('message', onMessage);
   }
-  const missing = planned ? [...planned.keys()].filter((name) => !seen.has(name)) : [];
-  if (missing.length) {
-    throw new ArchiveError(source.path, `entries ${missing.join(', ')} disappeared between passes: the file changed while airlift read it`);
+  if (unseen.size) {
+    throw new ArchiveError(
+      source.path,
+      `entries ${[...unseen].join(', ')} disappeared between passes: the file changed while airlift read it`,
+    );
   }
   post({ type: 'done' });
-}
-
-/** The body's first chunk, put back in front of the rest (the body is left paused); undefined when empty. */
-function firstChunk(body: Readable): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const onData = (chunk: Buffer) => {
-      body.pause();
-      body.off('data', onData);
-      body.unshift(chunk);
-      resolve(chunk);
-    };
-    body.on('data', onData);
-    body.once('end', () => resolve(undefined));
-  });
 }
 
 const request = workerData as ReadRequest;

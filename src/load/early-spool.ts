@@ -21,16 +21,20 @@ export class EarlySpools {
   /** Passes started so far, which name their spool files apart. */
   private started = 0;
 
-  /** `enabled`: cores would wait during the scans (see `worthIt`). */
+  /** `enabled`: see `worthIt`. */
   constructor(
     private readonly spoolDir: string,
     private readonly compression: CompressionChoice,
     private readonly enabled: boolean,
   ) {}
 
-  /** Whether reading this many archives leaves cores idle during the scans. */
-  static worthIt(archives: number): boolean {
-    return archives < availableParallelism();
+  /**
+   * Whether a load leaves cores idle during its scans (fewer archives than cores) and will want
+   * most of what it reads: a filter usually leaves most of an archive unread, and spooling it
+   * early would only slow its scan (one small image of one archive: ~1 s more).
+   */
+  static worthIt({ archives, filtered }: { archives: number; filtered: boolean }): boolean {
+    return !filtered && archives < availableParallelism();
   }
 
   /** `scan`, with a spool pass started beside each scan. */

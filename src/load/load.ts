@@ -140,14 +140,9 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
   const warnings = warningLog(emit);
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const client = await registryClient(options, warnings.warn);
-  // A filter usually leaves most of an archive unread: spooling it early would only slow its scan
-  // (one small image of one archive: ~1 s more).
   const filtered = Boolean(options.imageList?.length || options.platforms?.length);
-  const early = new EarlySpools(
-    spoolDir,
-    compressionChoice(options.compression),
-    !filtered && EarlySpools.worthIt(options.archives.length),
-  );
+  const worthIt = EarlySpools.worthIt({ archives: options.archives.length, filtered });
+  const early = new EarlySpools(spoolDir, compressionChoice(options.compression), worthIt);
   try {
     return await planAndPublish(client, spoolDir, early, options, started, warnings);
   } finally {
