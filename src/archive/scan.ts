@@ -31,7 +31,17 @@ export interface ArchiveContents extends ArchiveSource {
 /** Scans an archive: `scanArchive` here, or the same in a worker thread. */
 export type Scanner = (source: ArchiveSource, onRawBytes?: (n: number) => void) => Promise<ArchiveContents>;
 
-export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number) => void): Promise<ArchiveContents> {
+/**
+ * Reads a file body the scan does not keep (a layer, mostly), the first time its name comes:
+ * a scan that spools layers on the way (load/early-spool.ts). Bodies it leaves are skipped.
+ */
+export type OtherBody = (name: string, body: Readable) => Promise<void>;
+
+export async function scanArchive(
+  source: ArchiveSource,
+  onRawBytes?: (n: number) => void,
+  onOtherBody?: OtherBody,
+): Promise<ArchiveContents> {
   const { path, file } = source;
   const compression = await detectCompression(source);
   const { size: fileSize } = await stat(file);
@@ -58,11 +68,12 @@ export async function scanArchive(source: ArchiveSource, onRawBytes?: (n: number
           contents.unsafeNames.push(entry.rawName);
           return;
         }
+        const first = !contents.entries.has(entry.name);
         contents.entries.set(entry.name, entry);
         if (entry.type === 'file' && entry.size > 0) {
           const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
           contents.heads.set(entry.name, head);
-          if (!document) return;
+          if (!document) return first ? onOtherBody?.(entry.name, body) : undefined;
           kept += document.length;
           if (kept > metadataTotalCap) {
             throw new ArchiveError(

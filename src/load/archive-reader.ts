@@ -26,33 +26,35 @@ export interface SpoolJob {
 export interface ScanRequest {
   kind: 'scan';
   source: ArchiveSource;
+  /** Also spool what may be a layer, as `Speculation` says. */
+  speculation?: Speculation;
 }
 
 /**
- * What a pass that starts before the plan spools until the plan arrives: every file but the
- * JSON documents, compressed unless it already is.
+ * What a scan that spools (early-spool.ts) spools: every file but the JSON documents,
+ * compressed unless it already is.
  */
 export interface Speculation {
   /** Spool files are this and a number. */
   filePrefix: string;
   compression: CompressionChoice;
+  /** Where the worker puts what it writes compressed, for the main thread to hash. */
+  ring: SharedArrayBuffer;
 }
 
 export interface SpoolRequest {
   kind: 'spool';
   source: ArchiveSource;
   compression: Compression;
-  /** Absent when the pass starts before the plan: the jobs then arrive as a message, and `speculation` says what to spool meanwhile. */
-  jobs?: SpoolJob[];
-  speculation?: Speculation;
-  /** Where the worker puts what it writes, for the main thread to hash. */
+  jobs: SpoolJob[];
+  /** Where the worker puts what it writes compressed, for the main thread to hash. */
   ring: SharedArrayBuffer;
 }
 
 export type ReadRequest = ScanRequest | SpoolRequest;
 
-/** Main thread to spool worker: carry on after a spooled blob, a slot is hashed, or the plan's jobs. */
-export type ToSpoolWorker = 'go on' | { type: 'hashed'; slot: number } | { type: 'plan'; jobs: SpoolJob[] };
+/** Main thread to worker: carry on after a spooled blob, or a slot is hashed. */
+export type ToWorker = 'go on' | { type: 'hashed'; slot: number };
 
 export type WorkerMessage =
   | { type: 'read'; bytes: number }
@@ -65,9 +67,9 @@ export type WorkerMessage =
 
 const cores = availableParallelism();
 /**
- * Passes running at once, each in its own worker. Scans are short and hold little memory: up to
- * four at once, so that a kit's three per-arch archives are scanned together and finish
- * together. A spool pass keeps nearly two cores busy (its thread hashing what it reads, the
+ * Passes running at once, each in its own worker. Scans: up to four at once, so that a kit's
+ * three per-arch archives are scanned together and finish together (the plan waits for the
+ * last), also when they spool on their way. A spool pass keeps nearly two cores busy (its thread hashing what it reads, the
  * main thread what it writes, the pool inflating and deflating) and holds tens of MB of
  * buffers: two at once on two cores, so that one waiting on the registry does not leave the
  * cores idle, and one per two cores beyond.
@@ -88,11 +90,25 @@ export const scanInWorker: Scanner = (source, onRawBytes = () => {}) =>
     if (message.type === 'scanned') finish(withBuffers(message.contents));
   });
 
-export interface SpoolPassRequest extends Omit<SpoolRequest, 'kind' | 'ring' | 'jobs'> {
-  /** A promise when the pass starts before the plan; it speculates meanwhile (`speculation`). */
-  jobs: SpoolJob[] | Promise<SpoolJob[]>;
-  /** Stops the worker at once: its promise then rejects. */
-  signal?: AbortSignal;
+type OnSpooled = (entry: string, blob: SpooledBlob) => Promise<void>;
+
+/** `scanArchive` in a worker thread that also spools what may be a layer, handing each blob to `onSpooled` as it is written. */
+export function scanAndSpoolInWorker(
+  source: ArchiveSource,
+  onRawBytes: (n: number) => void,
+  speculation: Omit<Speculation, 'ring'>,
+  onSpooled: OnSpooled,
+): Promise<ArchiveContents> {
+  const ring = newRing();
+  const spooled = spooledBlobs(ring, onSpooled);
+  return runWorker<ArchiveContents>(
+    { kind: 'scan', source, speculation: { ...speculation, ring } },
+    onRawBytes,
+    (message, finish, fail, worker) => {
+      if (message.type === 'scanned') finish(withBuffers(message.contents));
+      else spooled(message, fail, worker);
+    },
+  );
 }
 
 /**
@@ -100,46 +116,43 @@ export interface SpoolPassRequest extends Omit<SpoolRequest, 'kind' | 'ring' | '
  * before the worker reads on, so a slow consumer holds the reading back.
  */
 export function spoolInWorker(
-  { jobs, signal, ...request }: SpoolPassRequest,
-  onSpooled: (entry: string, blob: SpooledBlob) => Promise<void>,
+  request: Omit<SpoolRequest, 'kind' | 'ring'>,
+  onSpooled: OnSpooled,
   onRawBytes: (n: number) => void,
 ): Promise<void> {
   const ring = newRing();
-  const hasher = new RingHasher(ring);
-  const send = (worker: Worker, message: ToSpoolWorker) => worker.postMessage(message);
+  const spooled = spooledBlobs(ring, onSpooled);
   // What a spool pass reads, this thread hashes and uploads soon after: its buffers are this thread's to free.
   const onRead = (n: number) => {
     streamedBytes(n);
     onRawBytes(n);
   };
-  const onStart = (worker: Worker, fail: (err: Error) => void) => {
-    if (!Array.isArray(jobs)) void jobs.then((list) => send(worker, { type: 'plan', jobs: list }));
-    if (signal?.aborted) fail(new Error('stopped'));
-    signal?.addEventListener('abort', () => fail(new Error('stopped')), { once: true });
+  return runWorker<void>({ kind: 'spool', ...request, ring }, onRead, (message, finish, fail, worker) => {
+    if (message.type === 'done') finish();
+    else spooled(message, fail, worker);
+  });
+}
+
+/** The main thread's side of spooling: hashes the ring's slots as they fill, and completes each blob with their digest. */
+function spooledBlobs(ring: SharedArrayBuffer, onSpooled: OnSpooled) {
+  const hasher = new RingHasher(ring);
+  const send = (worker: Worker, message: ToWorker) => worker.postMessage(message);
+  return (message: WorkerMessage, fail: (err: Error) => void, worker: Worker) => {
+    if (message.type === 'hash') {
+      hasher.update(message);
+      send(worker, { type: 'hashed', slot: message.slot });
+    }
+    if (message.type === 'spooled') {
+      const blob = { ...message.blob, digest: message.blob.digest ?? hasher.digest() };
+      void onSpooled(message.entry, blob).then(() => send(worker, 'go on'), fail);
+    }
   };
-  return runWorker<void>(
-    { kind: 'spool', ...request, jobs: Array.isArray(jobs) ? jobs : undefined, ring },
-    onRead,
-    (message, finish, fail, worker) => {
-      if (message.type === 'hash') {
-        hasher.update(message);
-        send(worker, { type: 'hashed', slot: message.slot });
-      }
-      if (message.type === 'spooled') {
-        const blob = { ...message.blob, digest: message.blob.digest ?? hasher.digest() };
-        void onSpooled(message.entry, blob).then(() => send(worker, 'go on'), fail);
-      }
-      if (message.type === 'done') finish();
-    },
-    onStart,
-  );
 }
 
 function runWorker<T>(
   request: ReadRequest,
   onRawBytes: (n: number) => void,
   onMessage: (message: WorkerMessage, finish: (result: T) => void, fail: (err: Error) => void, worker: Worker) => void,
-  onStart: (worker: Worker, fail: (err: Error) => void) => void = () => {},
 ): Promise<T> {
   return (request.kind === 'scan' ? scanSlots : spoolSlots)(
     () =>
@@ -165,7 +178,6 @@ function runWorker<T>(
         });
         worker.on('error', fail);
         worker.on('exit', (code) => fail(new Error(`the worker reading ${request.source.path} stopped (exit code ${code})`)));
-        onStart(worker, fail);
       }),
   );
 }

@@ -1,18 +1,17 @@
 /**
  * Worker thread body for archive-reader.ts: one pass over one archive — a scan for its
- * metadata, or a spool pass that spools the entries asked for, waiting for the main
- * thread's go-ahead after each (a pass started before the plan spools what may be a layer
- * until the plan arrives). What a spool pass writes is hashed on the main thread
- * (shared-hash.ts).
+ * metadata (that may also spool what may be a layer, early-spool.ts), or a spool pass that
+ * spools the entries asked for, waiting for the main thread's go-ahead after each. What a
+ * pass spools compressed is hashed on the main thread (shared-hash.ts).
  */
 import type { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readEntries } from '../archive/entries.js';
 import { ArchiveError } from '../archive/errors.js';
 import { compressionOf } from '../archive/open.js';
-import { firstChunk, looksLikeJson, scanArchive } from '../archive/scan.js';
+import { firstChunk, type OtherBody, scanArchive } from '../archive/scan.js';
 import { spoolBlob } from './compress.js';
-import type { ReadRequest, SpoolJob, SpoolRequest, ToSpoolWorker, WorkerMessage } from './archive-reader.js';
+import type { ReadRequest, ScanRequest, SpoolJob, SpoolRequest, ToWorker, WorkerMessage } from './archive-reader.js';
 import { RingSlots, RingWriter } from './shared-hash.js';
 import { streamedBytes } from './young-garbage.js';
 
@@ -23,44 +22,74 @@ const onRawBytes = (bytes: number) => {
   post({ type: 'read', bytes });
 };
 
-async function spoolEntries({ source, compression, jobs, speculation, ring }: SpoolRequest): Promise<void> {
-  const seen = new Set<string>();
-  // Unknown while a pass that started beside the scan speculates; the plan then arrives as a message.
-  let planned: Map<string, SpoolJob> | undefined;
-  /** The planned entries the walk has yet to reach. */
-  let unseen = new Set<string>();
-  const plan = (list: SpoolJob[]) => {
-    planned = new Map(list.map((job) => [job.entry, job]));
-    unseen = new Set(list.map((job) => job.entry).filter((entry) => !seen.has(entry)));
-  };
-  if (jobs) plan(jobs);
-  let speculated = 0;
+/**
+ * Spools entries into the files jobs name, sharing one ring with the main thread's hasher.
+ * `close` stops listening to the main thread, which lets the worker exit.
+ */
+function spooler(ring: SharedArrayBuffer, afterEach: () => Promise<void>) {
   const slots = new RingSlots(ring);
   let goOn = () => {};
-  const onMessage = (message: ToSpoolWorker) => {
+  const onMessage = (message: ToWorker) => {
     if (message === 'go on') goOn();
-    else if (message.type === 'plan') plan(message.jobs);
     else slots.release(message.slot);
   };
-  const spool = async (job: SpoolJob, body: Readable) => {
-    post({ type: 'spooled', entry: job.entry, blob: await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post)) });
-    await new Promise<void>((resolve) => (goOn = resolve));
-  };
   port.on('message', onMessage);
+  return {
+    close: () => port.off('message', onMessage),
+    spool: async (job: SpoolJob, body: Readable) => {
+      // Each byte spooled leaves inflated, blocked and compressed buffers behind: collect by these bytes, not the fewer raw ones.
+      body.on('data', (chunk: Buffer) => streamedBytes(chunk.length));
+      post({
+        type: 'spooled',
+        entry: job.entry,
+        blob: await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post)),
+      });
+      await afterEach();
+    },
+    /** Resolves at the main thread's next 'go on'. */
+    goAhead: () => new Promise<void>((resolve) => (goOn = resolve)),
+  };
+}
+
+async function scan({ source, speculation }: ScanRequest): Promise<void> {
+  if (!speculation) return post({ type: 'scanned', contents: await scanArchive(source, onRawBytes) });
+  // The main thread keeps what is spooled until the plan: no need to wait for it.
+  const { spool, close } = spooler(speculation.ring, async () => {});
+  let spooled = 0;
+  /** A file system error of spooling (a full disk): the archive itself may be fine. */
+  let spoolFailure: Error | undefined;
+  const onOtherBody: OtherBody = async (entry, body) => {
+    const head = await firstChunk(body);
+    if (!head) return;
+    const compression = compressionOf(head) ? undefined : speculation.compression;
+    try {
+      await spool({ entry, file: `${speculation.filePrefix}${spooled++}`, compression }, body);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).syscall) spoolFailure = err as Error;
+      throw err;
+    }
+  };
+  try {
+    post({ type: 'scanned', contents: await scanArchive(source, onRawBytes, onOtherBody) });
+  } catch (err) {
+    // Not an ArchiveError: the main thread then scans the archive without spooling.
+    throw spoolFailure ? new Error(`cannot spool its layers while scanning it (${spoolFailure.message})`) : err;
+  } finally {
+    close();
+  }
+}
+
+async function spoolEntries({ source, compression, jobs, ring }: SpoolRequest): Promise<void> {
+  const planned = new Map(jobs.map((job) => [job.entry, job]));
+  /** The planned entries the walk has yet to reach. */
+  const unseen = new Set(planned.keys());
+  const { spool, goAhead, close } = spooler(ring, () => goAhead());
   try {
     await readEntries(
       source,
       compression,
       async (entry, body) => {
-        seen.add(entry);
         unseen.delete(entry);
-        if (!planned) {
-          // Before the plan: what may be a layer — any file but a JSON document — compressed unless it already is.
-          const head = await firstChunk(body);
-          if (!head || looksLikeJson(head)) return;
-          const { filePrefix, compression: choice } = speculation!;
-          return spool({ entry, file: `${filePrefix}${speculated++}`, compression: compressionOf(head) ? undefined : choice }, body);
-        }
         const job = planned.get(entry);
         if (job) await spool(job, body);
         // Nothing wanted is left: the rest of the archive need not be read.
@@ -69,7 +98,7 @@ async function spoolEntries({ source, compression, jobs, speculation, ring }: Sp
       onRawBytes,
     );
   } finally {
-    port.off('message', onMessage);
+    close();
   }
   if (unseen.size) {
     throw new ArchiveError(
@@ -82,7 +111,7 @@ async function spoolEntries({ source, compression, jobs, speculation, ring }: Sp
 
 const request = workerData as ReadRequest;
 try {
-  if (request.kind === 'scan') post({ type: 'scanned', contents: await scanArchive(request.source, onRawBytes) });
+  if (request.kind === 'scan') await scan(request);
   else await spoolEntries(request);
 } catch (err) {
   post(

@@ -1,114 +1,144 @@
 /**
- * Spool passes that start beside the scan. An archive read alone is scanned on about one core
- * (inflating is sequential) while the other cores wait for the plan; a spool pass started at
- * the same time uses them, spooling whatever may be a layer until the plan says what is
- * wanted (one 627 MB gzip archive, in one process: scan then spool pass 8.5 s, side by side
- * 7.2 s). Only while archives are fewer than cores: otherwise the scans keep every core busy,
- * and each pass holds tens of MB of buffers.
+ * Layers spooled by the scan. Every producer writes its metadata at the end of the tar, so a
+ * plan exists only once an archive has been read whole, and reading it again for the layers
+ * the plan wants inflates every byte a second time. A scan that also spools what may be a
+ * layer — compressed as a spool pass would — leaves nothing to read again when the plan wants
+ * it all, as a full load into a new registry does. The price: an archive's layers wait on disk
+ * until the plan, and what the plan does not want was compressed for nothing; so not for
+ * filtered loads (which usually leave most of an archive unread), nor without the disk space.
  */
-import { rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ArchiveSource, type Compression, detectCompression } from '../archive/open.js';
+import { ArchiveError } from '../archive/errors.js';
+import { type ArchiveSource, detectCompression } from '../archive/open.js';
 import type { Scanner } from '../archive/scan.js';
-import { type Speculation, type SpoolJob, spoolInWorker } from './archive-reader.js';
+import { formatBytes } from '../progress/format.js';
+import { scanAndSpoolInWorker, type SpoolJob } from './archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from './compress.js';
 
-type OnSpooled = (entry: string, blob: SpooledBlob) => Promise<void>;
+/** Free space left untouched, for the registry's or anyone else's files on the same disk. */
+const keepFree = 1024 * 1024 * 1024;
 
 export class EarlySpools {
-  private readonly passes = new Map<string, EarlyPass>();
-  /** Passes started so far, which name their spool files apart. */
+  private readonly spooled = new Map<string, EarlyBlobs>();
+  /** Scans started so far, which name their spool files apart. */
   private started = 0;
 
-  /** `enabled`: see `worthIt`. */
-  constructor(
+  private constructor(
     private readonly spoolDir: string,
     private readonly compression: CompressionChoice,
-    private readonly enabled: boolean,
+    /** Free bytes in `spoolDir` not yet promised to a scan; 0 when scans should not spool. */
+    private room: number,
+    private readonly onNotice: (message: string) => void,
   ) {}
 
-  /**
-   * Whether a load leaves cores idle during its scans (fewer archives than cores) and will want
-   * most of what it reads: a filter usually leaves most of an archive unread, and spooling it
-   * early would only slow its scan (one small image of one archive: ~1 s more).
-   */
-  static worthIt({ archives, filtered }: { archives: number; filtered: boolean }): boolean {
-    return !filtered && archives < availableParallelism();
+  static async open(
+    spoolDir: string,
+    compression: CompressionChoice,
+    { filtered, onNotice }: { filtered: boolean; onNotice: (message: string) => void },
+  ): Promise<EarlySpools> {
+    const free = filtered ? 0 : await freeBytes(spoolDir);
+    return new EarlySpools(spoolDir, compression, Math.max(0, free - keepFree), onNotice);
   }
 
-  /** `scan`, with a spool pass started beside each scan. */
+  /** `scan`, spooling on its way when the disk has room for the archive's layers. */
   scanner(scan: Scanner): Scanner {
-    return async (source, onRawBytes) => {
-      const compression = this.enabled ? await detectCompression(source).catch(() => undefined) : undefined;
-      if (compression) {
-        const filePrefix = join(this.spoolDir, `early-${this.started++}-`);
-        this.passes.set(source.path, new EarlyPass(source, compression, { filePrefix, compression: this.compression }));
+    return async (source, onRawBytes = () => {}) => {
+      const need = await this.spoolSizeBound(source);
+      if (need === undefined || this.room === 0) return scan(source, onRawBytes);
+      if (need > this.room) {
+        this.onNotice(
+          `${source.path}: reading it twice, as ${this.spoolDir} has too little free space to keep its layers (~${formatBytes(need)}) until the plan; point TMPDIR at a larger disk to read it once`,
+        );
+        return scan(source, onRawBytes);
       }
-      return scan(source, onRawBytes);
+      this.room -= need;
+      const blobs = new EarlyBlobs();
+      this.spooled.set(source.path, blobs);
+      const speculation = { filePrefix: join(this.spoolDir, `early-${this.started++}-`), compression: this.compression };
+      let read = 0;
+      const counted = (n: number) => {
+        read += n;
+        onRawBytes(n);
+      };
+      try {
+        return await scanAndSpoolInWorker(source, counted, speculation, async (entry, blob) => blobs.add(entry, blob));
+      } catch (err) {
+        this.spooled.delete(source.path);
+        await blobs.discard();
+        if (err instanceof ArchiveError) throw err;
+        // Spooling failed (the disk filled up): read the archive the usual way.
+        this.onNotice(`${source.path}: ${(err as Error).message}; reading it twice instead`);
+        onRawBytes(-read); // it is read again from the start
+        return scan(source, onRawBytes);
+      }
     };
   }
 
-  /** The pass started for this archive, if any: it is then the caller's to finish. */
-  take(path: string): EarlyPass | undefined {
-    const pass = this.passes.get(path);
-    this.passes.delete(path);
-    return pass;
+  /** What the scan of this archive spooled, if anything: then the caller's to use or discard. */
+  take(path: string): EarlyBlobs | undefined {
+    const blobs = this.spooled.get(path);
+    this.spooled.delete(path);
+    return blobs;
   }
 
-  /** Stops the passes no one took: archives the plan reads nothing from, or a run that stopped early. */
-  async stop(): Promise<void> {
-    await Promise.all([...this.passes.values()].map((pass) => pass.stop()));
-    this.passes.clear();
+  /** Deletes what no one took: archives the plan reads nothing from, or a run that stopped early. */
+  async discard(): Promise<void> {
+    await Promise.all([...this.spooled.values()].map((blobs) => blobs.discard()));
+    this.spooled.clear();
+  }
+
+  /**
+   * How much spooling a compressed archive's layers may take: at the fast level spooling uses, up
+   * to twice its size. None for a plain tar: its scan skips layers by their headers and inflates
+   * nothing, so spooling them on its way would only hold the plan (and uploads) back.
+   */
+  private async spoolSizeBound(source: ArchiveSource): Promise<number | undefined> {
+    const [compression, info] = await Promise.all([
+      detectCompression(source).catch(() => undefined),
+      stat(source.file).catch(() => undefined),
+    ]);
+    if (!compression || compression === 'none' || !info) return undefined; // a plain tar, or one the scan will say is unreadable
+    return 2 * info.size;
   }
 }
 
-class EarlyPass {
-  private readonly spooledEarly: Array<[string, SpooledBlob]> = [];
-  private onSpooled: OnSpooled | undefined;
-  private bytesRead = 0;
-  private onRead: (n: number) => void = (n) => (this.bytesRead += n);
-  private setJobs: (jobs: SpoolJob[]) => void = () => {};
-  private readonly abort = new AbortController();
-  private readonly done: Promise<void>;
+/** The blobs one archive's scan spooled, by entry. */
+export class EarlyBlobs {
+  private readonly blobs = new Map<string, SpooledBlob>();
 
-  constructor(source: ArchiveSource, compression: Compression, speculation: Speculation) {
-    const jobs = new Promise<SpoolJob[]>((resolve) => (this.setJobs = resolve));
-    this.done = spoolInWorker(
-      { source, compression, jobs, speculation, signal: this.abort.signal },
-      // Before the plan, blobs wait for it, and the worker reads on.
-      async (entry, blob) => (this.onSpooled ? this.onSpooled(entry, blob) : void this.spooledEarly.push([entry, blob])),
-      (n) => this.onRead(n),
-    );
-    this.done.catch(() => {}); // awaited by `finish` or `stop`
+  add(entry: string, blob: SpooledBlob): void {
+    this.blobs.set(entry, blob);
   }
 
-  /**
-   * Gives the pass its jobs. Blobs spooled before, and from now on, go to `onSpooled` when they
-   * are what a job asks for; others are deleted. Resolves, once the pass ends, to the jobs it
-   * did not do: entries it passed before the plan without spooling them as the job asks.
-   */
-  async finish(jobs: SpoolJob[], onSpooled: OnSpooled, onRead: (n: number) => void): Promise<SpoolJob[]> {
-    const byEntry = new Map(jobs.map((job) => [job.entry, job]));
-    const handedOver = new Set<string>();
-    this.onSpooled = async (entry, blob) => {
-      const job = byEntry.get(entry);
-      if (!job || !sameCompression(job.compression, blob.compression)) return rm(blob.file, { force: true });
-      handedOver.add(entry);
-      return onSpooled(entry, blob);
-    };
-    onRead(this.bytesRead);
-    this.onRead = onRead;
-    this.setJobs(jobs);
-    for (const [entry, blob] of this.spooledEarly.splice(0)) await this.onSpooled(entry, blob);
-    await this.done;
-    return jobs.filter((job) => !handedOver.has(job.entry));
+  /** The jobs these blobs do not do: entries not spooled, or spooled otherwise than the job asks. */
+  unspooled(jobs: SpoolJob[]): SpoolJob[] {
+    return jobs.filter((job) => !this.blobFor(job));
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.done.catch(() => {});
+  /** Hands each job's blob to `onSpooled`, in archive order, and deletes the others. */
+  async handOver(jobs: SpoolJob[], onSpooled: (entry: string, blob: SpooledBlob) => Promise<void>): Promise<void> {
+    const wanted = new Set(jobs.filter((job) => this.blobFor(job)).map((job) => job.entry));
+    for (const [entry, blob] of this.blobs) {
+      this.blobs.delete(entry);
+      await (wanted.has(entry) ? onSpooled(entry, blob) : rm(blob.file, { force: true }));
+    }
   }
+
+  async discard(): Promise<void> {
+    await Promise.all([...this.blobs.values()].map((blob) => rm(blob.file, { force: true })));
+    this.blobs.clear();
+  }
+
+  private blobFor(job: SpoolJob): SpooledBlob | undefined {
+    const blob = this.blobs.get(job.entry);
+    return blob && sameCompression(job.compression, blob.compression) ? blob : undefined;
+  }
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const info = await statfs(dir).catch(() => undefined);
+  return info ? info.bavail * info.bsize : 0;
 }
 
 const sameCompression = (a?: CompressionChoice, b?: CompressionChoice): boolean =>

@@ -15,7 +15,7 @@ import { type BlobPlacement, mountKnownBlob, placeBlob } from './blobs.js';
 import { type CompressionChoice, layerMediaType, type SpooledBlob } from './compress.js';
 import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
-import { spoolInWorker } from './archive-reader.js';
+import { type SpoolJob, spoolInWorker } from './archive-reader.js';
 import type { EarlySpools } from './early-spool.js';
 
 export interface LayerContext extends BlobPlacement {
@@ -25,7 +25,7 @@ export interface LayerContext extends BlobPlacement {
   compression: CompressionChoice;
   concurrency: number;
   spoolDir: string;
-  /** Spool passes started beside the scans, taken over here. */
+  /** Layers the scans spooled on their way, used here. */
   early?: EarlySpools;
   /** Archive bytes read by this pass so far, of `total`, for progress. */
   onRead: (bytes: number, total: number) => void;
@@ -74,19 +74,21 @@ export async function publishLayers(
   const reading = archives
     .filter((archive) => byArchive.has(archive.path))
     .sort((a, b) => bytesToRead.get(b.path)! - bytesToRead.get(a.path)!);
-  const total = reading.reduce((sum, archive) => sum + archive.fileSize, 0);
-  let read = 0;
-  // Passes started beside the scans: taken over for the archives read here, stopped for the others.
+  const jobsOf = (archive: ScannedArchive): SpoolJob[] =>
+    byArchive.get(archive.path)!.map((layer) => ({
+      entry: layer.source.entry,
+      file: join(ctx.spoolDir, digestHex(layer.key)),
+      compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
+    }));
+  // What the scans spooled: used for the archives read here, deleted for the others.
   const early = new Map(reading.map((archive) => [archive.path, ctx.early?.take(archive.path)]));
-  const stopped = ctx.early?.stop();
+  const discarded = ctx.early?.discard();
+  const left = new Map(reading.map((archive) => [archive.path, early.get(archive.path)?.unspooled(jobsOf(archive)) ?? jobsOf(archive)]));
+  const total = reading.reduce((sum, archive) => sum + (left.get(archive.path)!.length ? archive.fileSize : 0), 0);
+  let read = 0;
   await Promise.all(
     reading.map(async (archive) => {
       const byEntry = new Map(byArchive.get(archive.path)!.map((layer) => [layer.source.entry, layer]));
-      const jobs = [...byEntry.values()].map((layer) => ({
-        entry: layer.source.entry,
-        file: join(ctx.spoolDir, digestHex(layer.key)),
-        compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
-      }));
       const onSpooled = async (entry: string, blob: SpooledBlob) => {
         const layer = byEntry.get(entry)!;
         const checked = await checkSpooled(ctx, archive.path, layer, blob);
@@ -101,9 +103,9 @@ export async function publishLayers(
       };
       const onRead = (n: number) => ctx.onRead((read += n), total);
       try {
-        const pass = early.get(archive.path);
-        const left = pass ? await pass.finish(jobs, onSpooled, onRead) : jobs;
-        if (left.length) await spoolInWorker({ source: archive, compression: archive.compression, jobs: left }, onSpooled, onRead);
+        await early.get(archive.path)?.handOver(jobsOf(archive), onSpooled);
+        const jobs = left.get(archive.path)!;
+        if (jobs.length) await spoolInWorker({ source: archive, compression: archive.compression, jobs }, onSpooled, onRead);
       } catch (err) {
         for (const layer of byEntry.values()) {
           if (!outcomes.has(layer.key)) settle(layer, { error: (err as Error).message });
@@ -111,7 +113,7 @@ export async function publishLayers(
       }
     }),
   );
-  await Promise.all([...pending, stopped]);
+  await Promise.all([...pending, discarded]);
   return outcomes;
 }
 

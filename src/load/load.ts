@@ -141,12 +141,14 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const client = await registryClient(options, warnings.warn);
   const filtered = Boolean(options.imageList?.length || options.platforms?.length);
-  const worthIt = EarlySpools.worthIt({ archives: options.archives.length, filtered });
-  const early = new EarlySpools(spoolDir, compressionChoice(options.compression), worthIt);
+  const early = await EarlySpools.open(spoolDir, compressionChoice(options.compression), {
+    filtered,
+    onNotice: (message) => emit({ type: 'notice', message }),
+  });
   try {
     return await planAndPublish(client, spoolDir, early, options, started, warnings);
   } finally {
-    await early.stop();
+    await early.discard();
     await client.close();
   }
 }
