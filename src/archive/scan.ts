@@ -35,7 +35,7 @@ export type Scanner = (source: ArchiveSource, onRawBytes?: (n: number) => void) 
  * Reads a file body the scan does not keep (a layer, mostly), the first time its name comes:
  * a scan that spools layers on the way (load/early-spool.ts). Bodies it leaves are skipped.
  */
-export type OtherBody = (name: string, body: Readable) => Promise<void>;
+export type OtherBody = (entry: { name: string; size: number }, body: Readable) => Promise<void>;
 
 export async function scanArchive(
   source: ArchiveSource,
@@ -73,7 +73,7 @@ export async function scanArchive(
         if (entry.type === 'file' && entry.size > 0) {
           const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
           contents.heads.set(entry.name, head);
-          if (!document) return first ? onOtherBody?.(entry.name, body) : undefined;
+          if (!document) return first ? onOtherBody?.({ name: entry.name, size: entry.size }, body) : undefined;
           kept += document.length;
           if (kept > metadataTotalCap) {
             throw new ArchiveError(

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ArchiveError } from '../archive/errors.js';
 import type { ArchiveSource, Compression } from '../archive/open.js';
+import type { Digest } from '../oci/digest.js';
 import type { ArchiveContents, Scanner } from '../archive/scan.js';
 import type { CompressionChoice, SpooledBlob, SpoolResult } from './compress.js';
 import { limiter } from './limit.js';
@@ -38,6 +39,11 @@ export interface Speculation {
   /** Spool files are this and a number. */
   filePrefix: string;
   compression: CompressionChoice;
+  /**
+   * Layers compressed before on this machine (the blob-info cache): likely in the registry
+   * already, so not worth compressing again on a guess.
+   */
+  known: Digest[];
   /** Where the worker puts what it writes compressed, for the main thread to hash. */
   ring: SharedArrayBuffer;
 }

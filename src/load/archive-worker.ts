@@ -4,13 +4,14 @@
  * spools the entries asked for, waiting for the main thread's go-ahead after each. What a
  * pass spools compressed is hashed on the main thread (shared-hash.ts).
  */
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readEntries } from '../archive/entries.js';
 import { ArchiveError } from '../archive/errors.js';
 import { compressionOf } from '../archive/open.js';
 import { firstChunk, type OtherBody, scanArchive } from '../archive/scan.js';
-import { spoolBlob } from './compress.js';
+import { spoolBlob, type SpoolResult } from './compress.js';
 import type { ReadRequest, ScanRequest, SpoolJob, SpoolRequest, ToWorker, WorkerMessage } from './archive-reader.js';
 import { RingSlots, RingWriter } from './shared-hash.js';
 import { streamedBytes } from './young-garbage.js';
@@ -36,15 +37,13 @@ function spooler(ring: SharedArrayBuffer, afterEach: () => Promise<void>) {
   port.on('message', onMessage);
   return {
     close: () => port.off('message', onMessage),
-    spool: async (job: SpoolJob, body: Readable) => {
+    spool: async (job: SpoolJob, body: Readable): Promise<SpoolResult> => {
       // Each byte spooled leaves inflated, blocked and compressed buffers behind: collect by these bytes, not the fewer raw ones.
       body.on('data', (chunk: Buffer) => streamedBytes(chunk.length));
-      post({
-        type: 'spooled',
-        entry: job.entry,
-        blob: await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post)),
-      });
+      const blob = await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post));
+      post({ type: 'spooled', entry: job.entry, blob });
       await afterEach();
+      return blob;
     },
     /** Resolves at the main thread's next 'go on'. */
     goAhead: () => new Promise<void>((resolve) => (goOn = resolve)),
@@ -58,12 +57,21 @@ async function scan({ source, speculation }: ScanRequest): Promise<void> {
   let spooled = 0;
   /** A file system error of spooling (a full disk): the archive itself may be fine. */
   let spoolFailure: Error | undefined;
-  const onOtherBody: OtherBody = async (entry, body) => {
+  // An archive whose layers were mostly compressed before (a re-copied bundle) is likely loaded
+  // already: speculating on it would compress it all again for nothing.
+  const known = new Set<string>(speculation.known);
+  const layers = { known: 0, new: 0 };
+  const onOtherBody: OtherBody = async ({ name: entry, size }, body) => {
+    // OCI layouts name layers by their diff_id.
+    if (layers.known > layers.new || known.has(`sha256:${basename(entry)}`)) return;
     const head = await firstChunk(body);
     if (!head) return;
     const compression = compressionOf(head) ? undefined : speculation.compression;
+    // A tar is at least its two closing 512-byte blocks: smaller files (a legacy save's VERSION) are no layers.
+    if (compression && size < 1024) return;
     try {
-      await spool({ entry, file: `${speculation.filePrefix}${spooled++}`, compression }, body);
+      const blob = await spool({ entry, file: `${speculation.filePrefix}${spooled++}`, compression }, body);
+      if (compression) layers[known.has(blob.inputDigest) ? 'known' : 'new']++;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).syscall) spoolFailure = err as Error;
       throw err;

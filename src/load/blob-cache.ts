@@ -52,6 +52,12 @@ export class BlobInfoCache {
     return this.entries.get(`${compression}:${diffID}`);
   }
 
+  /** The layers this cache knows a compressed blob of, for this compression. */
+  diffIDs(compression: string): Digest[] {
+    const prefix = `${compression}:`;
+    return [...this.entries.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length) as Digest);
+  }
+
   set(diffID: Digest, compression: string, blob: CompressedBlob): void {
     this.entries.set(`${compression}:${diffID}`, blob);
     this.changed = true;

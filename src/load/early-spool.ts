@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ArchiveError } from '../archive/errors.js';
 import { type ArchiveSource, detectCompression } from '../archive/open.js';
 import type { Scanner } from '../archive/scan.js';
+import type { Digest } from '../oci/digest.js';
 import { formatBytes } from '../progress/format.js';
 import { scanAndSpoolInWorker, type SpoolJob } from './archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from './compress.js';
@@ -30,15 +31,20 @@ export class EarlySpools {
     /** Free bytes in `spoolDir` not yet promised to a scan; 0 when scans should not spool. */
     private room: number,
     private readonly onNotice: (message: string) => void,
+    private readonly known: Digest[],
   ) {}
 
+  /**
+   * `known`: layers compressed before on this machine (the blob-info cache). A scan does not
+   * spool them when their entry names them, nor go on spooling an archive mostly made of them.
+   */
   static async open(
     spoolDir: string,
     compression: CompressionChoice,
-    { filtered, onNotice }: { filtered: boolean; onNotice: (message: string) => void },
+    { filtered, onNotice, known }: { filtered: boolean; onNotice: (message: string) => void; known: Digest[] },
   ): Promise<EarlySpools> {
     const free = filtered ? 0 : await freeBytes(spoolDir);
-    return new EarlySpools(spoolDir, compression, Math.max(0, free - keepFree), onNotice);
+    return new EarlySpools(spoolDir, compression, Math.max(0, free - keepFree), onNotice, known);
   }
 
   /** `scan`, spooling on its way when the disk has room for the archive's layers. */
@@ -55,7 +61,8 @@ export class EarlySpools {
       this.room -= need;
       const blobs = new EarlyBlobs();
       this.spooled.set(source.path, blobs);
-      const speculation = { filePrefix: join(this.spoolDir, `early-${this.started++}-`), compression: this.compression };
+      const filePrefix = join(this.spoolDir, `early-${this.started++}-`);
+      const speculation = { filePrefix, compression: this.compression, known: this.known };
       let read = 0;
       const counted = (n: number) => {
         read += n;

@@ -38,7 +38,7 @@ type Settle = (layer: LayerPlan, outcome: LayerOutcome) => void;
 /** Reads of spooled blobs for upload: large, for fewer reads and socket writes per byte. */
 const uploadReadSize = 1024 * 1024;
 
-const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
+export const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
 export async function publishLayers(
   ctx: LayerContext,

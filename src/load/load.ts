@@ -17,7 +17,7 @@ import { type ConnectionSettings, resolveConnection } from '../registry/connecti
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import { type EventSink, type LoadEvent, type WarningLog, warningLog } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
-import { publishLayers } from './layers.js';
+import { cacheKey, publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Failure, type Plan } from './plan.js';
 import { checkPlatforms, declaredArchs, type PlatformSource } from './platform-check.js';
@@ -141,12 +141,15 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
   // Before reading the archives, so that an unreadable CA or auth file stops the run at once.
   const client = await registryClient(options, warnings.warn);
   const filtered = Boolean(options.imageList?.length || options.platforms?.length);
-  const early = await EarlySpools.open(spoolDir, compressionChoice(options.compression), {
+  const cache = await BlobInfoCache.open(cacheDirOf(options));
+  const compression = compressionChoice(options.compression);
+  const early = await EarlySpools.open(spoolDir, compression, {
     filtered,
     onNotice: (message) => emit({ type: 'notice', message }),
+    known: cache.diffIDs(cacheKey(compression)),
   });
   try {
-    return await planAndPublish(client, spoolDir, early, options, started, warnings);
+    return await planAndPublish({ client, cache, early }, spoolDir, options, started, warnings);
   } finally {
     await early.discard();
     await client.close();
@@ -154,9 +157,8 @@ async function loadIn(spoolDir: string, options: LoadOptions): Promise<LoadResul
 }
 
 async function planAndPublish(
-  client: RegistryClient,
+  { client, cache, early }: { client: RegistryClient; cache: BlobInfoCache; early: EarlySpools },
   spoolDir: string,
-  early: EarlySpools,
   options: LoadOptions,
   started: number,
   { messages: runWarnings, warn }: WarningLog,
@@ -172,7 +174,6 @@ async function planAndPublish(
     durationMs: Date.now() - started,
   });
   if (plan.tags.length === 0 || (options.failFast && failures.length)) return result([], 0);
-  const cache = await BlobInfoCache.open(cacheDirOf(options));
   let bytesUploaded = 0;
   await client.ping();
   emit({ type: 'phase', phase: 'uploading' });

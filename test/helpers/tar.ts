@@ -30,7 +30,12 @@ export async function packed(files: Array<{ name: string; body: Buffer }>): Prom
 }
 
 /** `rchar` of /proc/self/io: bytes this process (every thread) read through read(2) and friends. */
-export async function bytesReadByThisProcess(): Promise<number> {
+export const bytesReadByThisProcess = (): Promise<number> => ioCounter('rchar');
+
+/** `wchar` of /proc/self/io: bytes this process (every thread) wrote through write(2) and friends. */
+export const bytesWrittenByThisProcess = (): Promise<number> => ioCounter('wchar');
+
+async function ioCounter(name: 'rchar' | 'wchar'): Promise<number> {
   const io = await readFile('/proc/self/io', 'utf8');
-  return Number(/^rchar: (\d+)$/m.exec(io)![1]);
+  return Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)![1]);
 }
