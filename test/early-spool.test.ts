@@ -15,6 +15,7 @@ import { readArchive } from '../src/archive/read.js';
 import { scanArchive } from '../src/archive/scan.js';
 import { load } from '../src/index.js';
 import { digestHex } from '../src/oci/digest.js';
+import { formatBytes } from '../src/progress/format.js';
 import { type SpoolJob, spoolInWorker } from '../src/load/archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from '../src/load/compress.js';
 import { EarlySpools } from '../src/load/early-spool.js';
@@ -116,6 +117,24 @@ test('a plain tar is scanned by its headers, without spooling: nothing to inflat
 test('a filtered load scans without spooling', async () => {
   const { blobs } = await scanned(fixture('k3s-airgap-images-amd64.tar.gz'), { filtered: true });
   expect(blobs).toBeUndefined();
+});
+
+test('an archive whose layers the spool directory has no room for is scanned without spooling, with a notice', async () => {
+  const spoolDir = await tempDir('airlift-early-');
+  const notices: string[] = [];
+  const file = fixture('k3s-airgap-images-amd64.tar.gz');
+  const { size } = await stat(file);
+  // 1 GiB is always left free; the layers may take twice the archive.
+  const free = 1024 * MiB + 2 * size - 1;
+  const early = await EarlySpools.open(spoolDir, gzip1, { filtered: false, onNotice: (m) => notices.push(m), known: [], free });
+  await readArchive({ path: file, file }, undefined, early.scanner(scanArchive));
+  expect(early.take(file)).toBeUndefined();
+  expect(notices).toEqual([
+    `${file}: reading it twice, as ${spoolDir} has too little free space to keep its layers (~${formatBytes(2 * size)}) until the plan; point TMPDIR at a larger disk to read it once`,
+  ]);
+  const roomy = await EarlySpools.open(spoolDir, gzip1, { filtered: false, onNotice: (m) => notices.push(m), known: [], free: free + 1 });
+  await readArchive({ path: file, file }, undefined, roomy.scanner(scanArchive));
+  expect(roomy.take(file)).toBeDefined();
 });
 
 test('a spool that fails (its directory gone, as a full disk would fail it) falls back to a plain scan, with a notice', async () => {

@@ -37,13 +37,15 @@ export class EarlySpools {
   /**
    * `known`: layers compressed before on this machine (the blob-info cache). A scan does not
    * spool them when their entry names them, nor go on spooling an archive mostly made of them.
+   * `free`: the free bytes in `spoolDir`, when known; measured otherwise.
    */
   static async open(
     spoolDir: string,
     compression: CompressionChoice,
-    { filtered, onNotice, known }: { filtered: boolean; onNotice: (message: string) => void; known: Digest[] },
+    options: { filtered: boolean; onNotice: (message: string) => void; known: Digest[]; free?: number },
   ): Promise<EarlySpools> {
-    const free = filtered ? 0 : await freeBytes(spoolDir);
+    const { filtered, onNotice, known } = options;
+    const free = filtered ? 0 : (options.free ?? (await freeBytes(spoolDir)));
     return new EarlySpools(spoolDir, compression, Math.max(0, free - keepFree), onNotice, known);
   }
 
@@ -96,9 +98,11 @@ export class EarlySpools {
   }
 
   /**
-   * How much spooling a compressed archive's layers may take: at the fast level spooling uses, up
-   * to twice its size. None for a plain tar: its scan skips layers by their headers and inflates
-   * nothing, so spooling them on its way would only hold the plan (and uploads) back.
+   * How much spooling a compressed archive's layers may take: compressed at the fast level
+   * spooling uses, up to twice its size; uncompressed (`--compression none`), what it inflates
+   * to, taken as six times (real bundles: 3–4). A guess either way: a spool that fills the disk
+   * falls back to a plain scan. None for a plain tar: its scan skips layers by their headers and
+   * inflates nothing, so spooling them on its way would only hold the plan (and uploads) back.
    */
   private async spoolSizeBound(source: ArchiveSource): Promise<number | undefined> {
     const [compression, info] = await Promise.all([
@@ -106,7 +110,7 @@ export class EarlySpools {
       stat(source.file).catch(() => undefined),
     ]);
     if (!compression || compression === 'none' || !info) return undefined; // a plain tar, or one the scan will say is unreadable
-    return 2 * info.size;
+    return (this.compression.algorithm === 'none' ? 6 : 2) * info.size;
   }
 }
 
