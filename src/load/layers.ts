@@ -74,16 +74,21 @@ export async function publishLayers(
   const reading = archives
     .filter((archive) => byArchive.has(archive.path))
     .sort((a, b) => bytesToRead.get(b.path)! - bytesToRead.get(a.path)!);
-  const jobsOf = (archive: ScannedArchive): SpoolJob[] =>
-    byArchive.get(archive.path)!.map((layer) => ({
-      entry: layer.source.entry,
-      file: join(ctx.spoolDir, digestHex(layer.key)),
-      compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
-    }));
+  const jobs = new Map(
+    reading.map(({ path }): [string, SpoolJob[]] => [
+      path,
+      byArchive.get(path)!.map((layer) => ({
+        entry: layer.source.entry,
+        file: join(ctx.spoolDir, digestHex(layer.key)),
+        compression: layer.source.kind === 'tar' ? ctx.compression : undefined,
+      })),
+    ]),
+  );
   // What the scans spooled: used for the archives read here, deleted for the others.
-  const early = new Map(reading.map((archive) => [archive.path, ctx.early?.take(archive.path)]));
+  const early = new Map(reading.map(({ path }) => [path, ctx.early?.take(path)]));
   const discarded = ctx.early?.discard();
-  const left = new Map(reading.map((archive) => [archive.path, early.get(archive.path)?.unspooled(jobsOf(archive)) ?? jobsOf(archive)]));
+  /** The jobs a second pass over each archive has to do. */
+  const left = new Map(reading.map(({ path }) => [path, early.get(path)?.unspooled(jobs.get(path)!) ?? jobs.get(path)!]));
   const total = reading.reduce((sum, archive) => sum + (left.get(archive.path)!.length ? archive.fileSize : 0), 0);
   let read = 0;
   await Promise.all(
@@ -103,9 +108,9 @@ export async function publishLayers(
       };
       const onRead = (n: number) => ctx.onRead((read += n), total);
       try {
-        await early.get(archive.path)?.handOver(jobsOf(archive), onSpooled);
-        const jobs = left.get(archive.path)!;
-        if (jobs.length) await spoolInWorker({ source: archive, compression: archive.compression, jobs }, onSpooled, onRead);
+        await early.get(archive.path)?.handOver(jobs.get(archive.path)!, onSpooled);
+        const second = left.get(archive.path)!;
+        if (second.length) await spoolInWorker({ source: archive, compression: archive.compression, jobs: second }, onSpooled, onRead);
       } catch (err) {
         for (const layer of byEntry.values()) {
           if (!outcomes.has(layer.key)) settle(layer, { error: (err as Error).message });
