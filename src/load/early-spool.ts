@@ -17,6 +17,8 @@ import { formatBytes } from '../progress/format.js';
 import { scanAndSpoolInWorker, type SpoolJob } from './archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from './compress.js';
 
+/** What a compressed archive's layers may spool to, per byte of archive (see `spoolSizeBound`). */
+const spoolRatio = { gzip: 2, zstd: 4 };
 /** Free space left untouched, for the registry's or anyone else's files on the same disk. */
 const keepFree = 1024 * 1024 * 1024;
 
@@ -98,11 +100,12 @@ export class EarlySpools {
   }
 
   /**
-   * How much spooling a compressed archive's layers may take: compressed at the fast level
-   * spooling uses, up to twice its size; uncompressed (`--compression none`), what it inflates
-   * to, taken as six times (real bundles: 3–4). A guess either way: a spool that fills the disk
-   * falls back to a plain scan. None for a plain tar: its scan skips layers by their headers and
-   * inflates nothing, so spooling them on its way would only hold the plan (and uploads) back.
+   * How much spooling a compressed archive's layers may take, compressed at the fast level
+   * spooling uses: up to twice a gzip archive, four times a zstd one (`--long` finds repeats
+   * across layers: one real-like archive, 64 MB, spools ~200 MB); three times that uncompressed
+   * (`--compression none`). A guess either way: a spool that fills the disk falls back to a
+   * plain scan. None for a plain tar: its scan skips layers by their headers and inflates
+   * nothing, so spooling them on its way would only hold the plan (and uploads) back.
    */
   private async spoolSizeBound(source: ArchiveSource): Promise<number | undefined> {
     const [compression, info] = await Promise.all([
@@ -110,7 +113,7 @@ export class EarlySpools {
       stat(source.file).catch(() => undefined),
     ]);
     if (!compression || compression === 'none' || !info) return undefined; // a plain tar, or one the scan will say is unreadable
-    return (this.compression.algorithm === 'none' ? 6 : 2) * info.size;
+    return spoolRatio[compression] * (this.compression.algorithm === 'none' ? 3 : 1) * info.size;
   }
 }
 
