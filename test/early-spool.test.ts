@@ -14,7 +14,7 @@ import { layerKey, type ScannedArchive, type SourceLayer } from '../src/archive/
 import { readArchive } from '../src/archive/read.js';
 import { scanArchive } from '../src/archive/scan.js';
 import { load } from '../src/index.js';
-import { digestHex } from '../src/oci/digest.js';
+import { type Digest, digestHex } from '../src/oci/digest.js';
 import { formatBytes } from '../src/progress/format.js';
 import { type SpoolJob, spoolInWorker } from '../src/load/archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from '../src/load/compress.js';
@@ -48,13 +48,13 @@ async function gzipped(dir: string, name: string): Promise<string> {
 }
 
 /** Scans `file` as a load does, spooling if it may. */
-async function scanned(file: string, options: { filtered?: boolean } = {}) {
+async function scanned(file: string, options: { filtered?: boolean; known?: Digest[] } = {}) {
   const spoolDir = await tempDir('airlift-early-');
   const notices: string[] = [];
   const early = await EarlySpools.open(spoolDir, gzip1, {
     filtered: Boolean(options.filtered),
     onNotice: (m) => notices.push(m),
-    known: [],
+    known: options.known ?? [],
   });
   const archive = await readArchive({ path: file, file }, undefined, early.scanner(scanArchive));
   return { spoolDir, early, archive, notices, blobs: early.take(file) };
@@ -106,6 +106,15 @@ test('jobs the scan did not spool as asked are left for a second pass; blobs no 
   expect([...handed.keys()]).toEqual([asked.entry]);
   // The spool files of every other entry are gone; the one handed over is the caller's.
   expect(await readdir(spoolDir)).toEqual([handed.get(asked.entry)!.file.split('/').pop()]);
+});
+
+test('an OCI layout layer named by a diff_id this machine compressed before is not spooled on a guess', async () => {
+  const file = await gzipped(await tempDir('airlift-early-'), 'docker25-airgap-images-amd64.tar');
+  const all = layersOf((await scanned(file)).archive);
+  const known = all.find((layer) => layer.entry.endsWith(digestHex(layerKey(layer))))!;
+  const { spoolDir, blobs } = await scanned(file, { known: [layerKey(known)] });
+  const jobs = jobsFor(spoolDir, all);
+  expect(blobs!.unspooled(jobs)).toEqual(jobs.filter((job) => job.entry === known.entry));
 });
 
 test('a plain tar is scanned by its headers, without spooling: nothing to inflate twice, and the plan comes at once', async () => {

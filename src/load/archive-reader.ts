@@ -75,10 +75,10 @@ const cores = availableParallelism();
 /**
  * Passes running at once, each in its own worker. Scans: up to four at once, so that a kit's
  * three per-arch archives are scanned together and finish together (the plan waits for the
- * last), also when they spool on their way. A spool pass keeps nearly two cores busy (its thread hashing what it reads, the
- * main thread what it writes, the pool inflating and deflating) and holds tens of MB of
- * buffers: two at once on two cores, so that one waiting on the registry does not leave the
- * cores idle, and one per two cores beyond.
+ * last), also when they spool on their way. A spool pass keeps nearly two cores busy (its
+ * thread hashing what it reads, the main thread what it writes, the pool inflating and
+ * deflating) and holds tens of MB of buffers: two at once on two cores, so that one waiting on
+ * the registry does not leave the cores idle, and one per two cores beyond.
  */
 const scanSlots = limiter(4);
 const spoolSlots = limiter(Math.min(4, Math.max(2, Math.floor(cores / 2))));

@@ -24,10 +24,11 @@ const onRawBytes = (bytes: number) => {
 };
 
 /**
- * Spools entries into the files jobs name, sharing one ring with the main thread's hasher.
- * `close` stops listening to the main thread, which lets the worker exit.
+ * Spools entries into the files jobs name, sharing one ring with the main thread's hasher, and
+ * reads on after each once the main thread says so. `close` stops listening to the main
+ * thread, which lets the worker exit.
  */
-function spooler(ring: SharedArrayBuffer, afterEach: () => Promise<void>) {
+function spooler(ring: SharedArrayBuffer) {
   const slots = new RingSlots(ring);
   let goOn = () => {};
   const onMessage = (message: ToWorker) => {
@@ -41,19 +42,17 @@ function spooler(ring: SharedArrayBuffer, afterEach: () => Promise<void>) {
       // Each byte spooled leaves inflated, blocked and compressed buffers behind: collect by these bytes, not the fewer raw ones.
       body.on('data', (chunk: Buffer) => streamedBytes(chunk.length));
       const blob = await spoolBlob(body, job.file, job.compression, () => new RingWriter(slots, post));
+      const goAhead = new Promise<void>((resolve) => (goOn = resolve));
       post({ type: 'spooled', entry: job.entry, blob });
-      await afterEach();
+      await goAhead;
       return blob;
     },
-    /** Resolves at the main thread's next 'go on'. */
-    goAhead: () => new Promise<void>((resolve) => (goOn = resolve)),
   };
 }
 
 async function scan({ source, speculation }: ScanRequest): Promise<void> {
   if (!speculation) return post({ type: 'scanned', contents: await scanArchive(source, onRawBytes) });
-  // The main thread keeps what is spooled until the plan: no need to wait for it.
-  const { spool, close } = spooler(speculation.ring, async () => {});
+  const { spool, close } = spooler(speculation.ring);
   let spooled = 0;
   /** A file system error of spooling (a full disk): the archive itself may be fine. */
   let spoolFailure: Error | undefined;
@@ -91,7 +90,7 @@ async function spoolEntries({ source, compression, jobs, ring }: SpoolRequest): 
   const planned = new Map(jobs.map((job) => [job.entry, job]));
   /** The planned entries the walk has yet to reach. */
   const unseen = new Set(planned.keys());
-  const { spool, goAhead, close } = spooler(ring, () => goAhead());
+  const { spool, close } = spooler(ring);
   try {
     await readEntries(
       source,
