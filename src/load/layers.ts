@@ -4,7 +4,6 @@
  * known beforehand — original compressed blobs, and layers the blob-info cache remembers —
  * are looked up in the registry first and never read when the registry has them.
  */
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ScannedArchive } from '../archive/model.js';
@@ -17,6 +16,7 @@ import { limiter } from './limit.js';
 import type { LayerPlan } from './plan.js';
 import { type SpoolJob, spoolInWorker } from './archive-reader.js';
 import type { EarlySpools } from './early-spool.js';
+import { readThroughRing, UploadRings } from './upload-reader.js';
 
 export interface LayerContext extends BlobPlacement {
   cache: BlobInfoCache;
@@ -35,8 +35,7 @@ export type LayerOutcome = { descriptor: Descriptor } | { error: string };
 
 type Settle = (layer: LayerPlan, outcome: LayerOutcome) => void;
 
-/** Reads of spooled blobs for upload: large, for fewer reads and socket writes per byte. */
-const uploadReadSize = 1024 * 1024;
+const uploadRings = new UploadRings();
 
 export const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
@@ -159,15 +158,17 @@ async function checkSpooled(
 
 async function uploadSpooled(ctx: LayerContext, layer: LayerPlan, descriptor: Descriptor, file: string, settle: Settle): Promise<void> {
   try {
-    await placeBlob(
-      ctx,
-      {
-        kind: 'layer',
-        digest: descriptor.digest,
-        size: descriptor.size,
-        read: (start, end) => createReadStream(file, { start, end: end - 1, highWaterMark: uploadReadSize }),
-      },
-      layer.repositories,
+    await uploadRings.with((ring) =>
+      placeBlob(
+        ctx,
+        {
+          kind: 'layer',
+          digest: descriptor.digest,
+          size: descriptor.size,
+          read: (start, end) => readThroughRing(file, start, end, ring),
+        },
+        layer.repositories,
+      ),
     );
     settle(layer, { descriptor });
   } catch (err) {
