@@ -32,7 +32,10 @@ export async function verifyImage(client: RegistryClient, repository: string, de
   if (!isManifestType(parsed.mediaType ?? manifest.mediaType))
     problems.push(`manifest ${where} has media type ${parsed.mediaType ?? manifest.mediaType}`);
   const check: ImageCheck = { problems, configDigest: parsed.config.digest };
-  const config = await client.getBlob(repository, parsed.config.digest).catch(() => undefined);
+  const [config, sizes] = await Promise.all([
+    client.getBlob(repository, parsed.config.digest).catch(() => undefined),
+    Promise.all(parsed.layers.map((layer) => client.blobSize(repository, layer.digest))),
+  ]);
   if (!config) {
     problems.push(`config ${shortDigest(parsed.config.digest)} of ${where} is missing`);
   } else if (sha256(config) !== parsed.config.digest || config.length !== parsed.config.size) {
@@ -49,7 +52,6 @@ export async function verifyImage(client: RegistryClient, repository: string, de
       );
     }
   }
-  const sizes = await Promise.all(parsed.layers.map((layer) => client.blobSize(repository, layer.digest)));
   parsed.layers.forEach((layer, i) => {
     if (sizes[i] === undefined) problems.push(`layer ${shortDigest(layer.digest)} of ${where} is missing`);
     else if (sizes[i] !== layer.size)
