@@ -166,6 +166,36 @@ test('a registry answering PATCH with 201 (ECR) is understood', async () => {
   expect(patches().every((r) => r.status === 201)).toBe(true);
 });
 
+/** Blob bodies the registry accepted, by how they were sent. */
+const blobBodies = () => ({
+  inPut: proxy.log.filter((r) => r.method === 'PUT' && /\/blobs\/uploads\//.test(r.url) && r.bodyBytes > 0 && r.status === 201),
+  inPatch: patches().filter((r) => r.status === 202),
+});
+
+test('blobs of at most 64 KiB (configs) go in the final PUT, one request fewer; larger ones by PATCH', async () => {
+  const { result } = await loadWith('monolithic-small', []);
+  expect(result.failures).toEqual([]);
+  const { inPut, inPatch } = blobBodies();
+  expect(inPut.length).toBeGreaterThan(0);
+  for (const r of inPut) expect(r.bodyBytes).toBeLessThanOrEqual(64 * 1024);
+  expect(inPatch.length).toBeGreaterThan(0);
+  for (const r of inPatch) expect(r.bodyBytes).toBeGreaterThan(64 * 1024);
+});
+
+test('a registry refusing a blob in a single PUT gets small blobs by PATCH, and says so once', async () => {
+  const { result } = await loadWith('no-monolithic', [{ method: 'PUT', url: /\/blobs\/uploads\//, minBytes: 1, fault: { status: 405 } }], {
+    archives: [pair],
+  });
+  expect(result.failures).toEqual([]);
+  expect(result.images).toHaveLength(2);
+  expect(
+    result.warnings.filter((w) => /refused a blob in a single PUT \(405\): uploading small blobs with a PATCH too/.test(w)),
+  ).toHaveLength(1);
+  const { inPut, inPatch } = blobBodies();
+  expect(inPut).toEqual([]);
+  expect(inPatch.some((r) => r.bodyBytes <= 64 * 1024)).toBe(true);
+});
+
 test('an upload that stops moving is timed out and sent again', async () => {
   const { result } = await loadWith('stall', [{ method: 'PATCH', minBytes: 200_000, times: 1, fault: { stallAfterBytes: 64 * 1024 } }], {
     timeoutMs: 1500,

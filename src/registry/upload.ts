@@ -1,7 +1,8 @@
 /**
  * Blob uploads (the distribution spec's "pushing blobs") behind one entry point, in three
  * strategies:
- * - stream: POST, one PATCH with the whole blob, PUT ?digest — what `docker push` does; the default;
+ * - stream: POST, one PATCH with the whole blob, PUT ?digest — what `docker push` does; the
+ *   default, except for blobs of at most 64 KiB (configs, small layers), sent monolithic;
  * - chunked: PATCHes with `Content-Range`, `--chunk-size` bytes each (at least the registry's
  *   `OCI-Chunk-Min-Length`), for proxies that cap request bodies (nginx 413, Cloudflare 100 MB);
  * - monolithic: POST, then PUT ?digest with the whole blob, for registries that refuse PATCH.
@@ -32,6 +33,11 @@ export interface UploadOptions {
 }
 
 const defaultChunkSize = 16 * 1024 * 1024;
+/**
+ * Blobs up to this size go in the final PUT, as containerd sends every blob: one round trip
+ * fewer than a PATCH and a PUT, on every tag's way (its configs).
+ */
+const monolithicMax = 64 * 1024;
 /** The smallest chunk tried when a proxy keeps answering 413. */
 const minChunkSize = 64 * 1024;
 /** The final PUT may make the registry hash or copy the whole blob (S3 back ends): allow it time. */
@@ -58,6 +64,8 @@ export class Uploader {
   private chunkSize: number;
   /** The smallest request a 413 refused: with it, a registry that also refuses chunks leaves nothing to try. */
   private refusedSize: number | undefined;
+  /** Small blobs go monolithic in stream mode until the registry refuses that. */
+  private smallMonolithic = true;
 
   constructor(
     private readonly transport: Transport,
@@ -74,7 +82,7 @@ export class Uploader {
     let session: Session | undefined;
     for (let failures = 0; ;) {
       session ??= await this.open(repo, scopes);
-      const mode = this.mode;
+      const mode = this.mode === 'stream' && this.smallMonolithic && source.size <= monolithicMax ? 'monolithic' : this.mode;
       try {
         await this.transfer(mode, session, digest, source, scopes, count);
         return sent;
@@ -215,6 +223,13 @@ export class Uploader {
       if (this.mode === 'chunked') {
         this.mode = 'stream';
         this.warn(`${host} refused a chunked upload (${err.status}): uploading each blob in one request`);
+      }
+      return 'new-session';
+    }
+    if (mode === 'monolithic' && this.mode === 'stream' && refusedStatuses.has(err.status ?? 0)) {
+      if (this.smallMonolithic) {
+        this.smallMonolithic = false;
+        this.warn(`${host} refused a blob in a single PUT (${err.status}): uploading small blobs with a PATCH too`);
       }
       return 'new-session';
     }
