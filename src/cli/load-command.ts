@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { type LayerCompression, levelRanges } from '../load/compress.js';
 import { dryRun, type LoadPlan } from '../load/dry-run.js';
-import { load, type LoadOptions, type LoadResult } from '../load/load.js';
+import { defaultLoadConcurrency, load, type LoadOptions, type LoadResult } from '../load/load.js';
 import { PlanError } from '../load/plan.js';
 import { declaredArchs, type PlatformSource } from '../load/platform-check.js';
 import { shortDigest } from '../oci/digest.js';
@@ -76,7 +76,7 @@ export const loadCommand = {
         type: 'string',
         describe: 'after a successful load, write a k3s / RKE2 registries.yaml for the registry to this file',
       })
-      .option('concurrency', concurrencyOption('parallel uploads and registry requests'))
+      .option('concurrency', concurrencyOption('parallel uploads and registry requests', defaultLoadConcurrency))
       .option('compression', {
         choices: ['gzip', 'zstd', 'none'] as const,
         default: 'gzip' as const,

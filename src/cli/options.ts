@@ -68,10 +68,10 @@ export const commaList = (value: string | string[]): string[] =>
     .filter(Boolean);
 
 /** `--concurrency`, checked as it is parsed: a whole number ≥ 1. */
-export const concurrencyOption = (describe: string) =>
+export const concurrencyOption = (describe: string, defaultValue = 4) =>
   ({
     type: 'number',
-    default: 4,
+    default: defaultValue,
     describe,
     coerce: (value: number) => {
       if (!Number.isInteger(value) || value < 1) throw new UsageError('--concurrency must be a whole number ≥ 1');

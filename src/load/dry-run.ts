@@ -13,7 +13,7 @@ import { BlobInfoCache } from './blob-cache.js';
 import { warningLog } from './events.js';
 import { knownDescriptor } from './layers.js';
 import { limiter } from './limit.js';
-import { cacheDirOf, compressionChoice, type LoadOptions, planLoad, registryClient } from './load.js';
+import { cacheDirOf, compressionChoice, defaultLoadConcurrency, type LoadOptions, planLoad, registryClient } from './load.js';
 import { withWorkDir } from '../workspace.js';
 import type { LayerPlan, TagPlan } from './plan.js';
 import { archTagTargets, unusableEntriesWarning } from './tags.js';
@@ -87,7 +87,7 @@ async function dryRunIn(workDir: string, options: LoadOptions): Promise<LoadPlan
   const client = await registryClient(options);
   const cache = await BlobInfoCache.open(cacheDirOf(options));
   const compression = compressionChoice(options.compression);
-  const limit = limiter(options.concurrency ?? 4);
+  const limit = limiter(options.concurrency ?? defaultLoadConcurrency);
   try {
     await client.ping();
     const layers = await Promise.all(

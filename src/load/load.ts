@@ -44,6 +44,7 @@ export interface LoadOptions extends Omit<ConnectionSettings, 'onWarning'> {
   platforms?: Platform[];
   /** Also push `<tag>-<arch>` per-platform tags. */
   archTags?: boolean;
+  /** Uploads and registry requests at once (default `defaultLoadConcurrency`). */
   concurrency?: number;
   /** How uncompressed layers are compressed (default gzip level 1); original blobs are never recompressed. */
   compression?: Partial<CompressionChoice>;
@@ -123,6 +124,13 @@ export async function registryClient(options: LoadOptions, onWarning?: (message:
   return new RegistryClient(await resolveConnection(parseTargetRegistry(options.registry).host, { ...options, onWarning }));
 }
 
+/**
+ * Six, as skopeo copies blobs (docker pushes five): on two cores the registry then takes a
+ * kit's layers ~0.1–0.2 s sooner than with four (7 interleaved loads of the three real-like
+ * archives each: the run's end after the last scan 2.74–2.78 s against 2.86–2.92 s on average).
+ */
+export const defaultLoadConcurrency = 6;
+
 export function compressionChoice(asked: Partial<CompressionChoice> = {}): CompressionChoice {
   const algorithm = asked.algorithm ?? 'gzip';
   return { algorithm, level: asked.level ?? defaultLevels[algorithm] };
@@ -178,7 +186,7 @@ async function planAndPublish(
   await client.ping();
   emit({ type: 'phase', phase: 'uploading' });
   const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
-  const concurrency = options.concurrency ?? 4;
+  const concurrency = options.concurrency ?? defaultLoadConcurrency;
   const layers = await publishLayers(
     {
       ...placement,
