@@ -56,3 +56,23 @@ test('bench --only airlift,floor --rounds 2 prints their median rows and the tar
   expect(rowCells(stdout, 'airlift ≥ 5× faster than the docker script')?.slice(1)).toEqual(['n/a', 'n/a']);
   expect(rowCells(stdout, 're-run on a loaded registry ≤ 1.5 s')?.[2]).toMatch(/^(PASS|FAIL)$/);
 });
+
+test('bench-ab loads the bundles with two builds in turn and prints each run, the means and B against A', async () => {
+  const env = { TMPDIR: await tempDir('airlift-bench-ab-test-') };
+  const root = join(import.meta.dirname, '..');
+  const bundle = join(root, 'fixtures', 'k3s-airgap-images-amd64.tar.gz');
+  const script = join(root, 'dist', 'scripts', 'bench-ab.js');
+  const args = [script, '--rounds', '2', root, `${root}#--concurrency 2`, '--', bundle];
+  const { code, stdout, stderr } = await run(process.execPath, args, { env, timeoutMs: 90_000 });
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  const lines = stdout.trim().split('\n');
+  const measured = /\t\d+\.\d\d s\tscans \d+\.\d\d s\ttail \d+\.\d\d s\tpeak RSS \d+ MB\tCPU \d+\.\d\d s$/;
+  expect(lines.slice(0, 4).map((line) => line.split('\t')[0])).toEqual([
+    `${root} (1)`,
+    `${root}#--concurrency 2 (1)`,
+    `${root} (2)`,
+    `${root}#--concurrency 2 (2)`,
+  ]);
+  for (const line of lines.slice(0, 6)) expect(line).toMatch(measured);
+  expect(lines[6]).toMatch(/^B against A: wall [+-]\d+\.\d %, scans [+-]\d+\.\d %, tail [+-]\d+\.\d %, CPU [+-]\d+\.\d %$/);
+});
