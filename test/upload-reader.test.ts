@@ -3,17 +3,22 @@
  * even through a pipeline that holds chunks as long as a socket does, and reading takes no new
  * buffer per chunk.
  */
-import { expect, test } from '@jest/globals';
+import { beforeAll, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readThroughRing, UploadRings } from '../src/load/upload-reader.js';
+import { tempDir } from './helpers/tools.js';
 
 const MiB = 1024 * 1024;
-const dir = mkdtempSync(join(tmpdir(), 'airlift-upload-reader-'));
+/** Under the test run's temp dir, removed after the run. */
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir('airlift-upload-reader-');
+});
 
 function fileOf(data: Buffer): string {
   const file = join(dir, `blob-${data.length}`);
