@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { assertGnuTime, runMeasured } from './lib/bench/measure.js';
-import { startRegistry } from './lib/registry.js';
+import { withRegistry } from './lib/registry.js';
 
 interface Run {
   wallMs: number;
@@ -34,22 +34,22 @@ function phaseStart(stderr: string, phase: string, started: number): number {
   return Date.parse(line.slice(0, line.indexOf(' '))) - started;
 }
 
-async function loadOnce(build: string, bundles: string[]): Promise<Run> {
+function loadOnce(build: string, bundles: string[]): Promise<Run> {
   const [dir, flags] = build.split('#');
-  const registry = await startRegistry();
-  const cacheHome = await mkdtemp(join(tmpdir(), 'airlift-ab-cache-'));
-  try {
-    const cli = join(dir!, 'dist/src/cli/airlift.cjs');
-    const args = [cli, 'load', '--registry', registry.host, '--plain-http', ...(flags ? flags.split(' ') : []), ...bundles];
-    const started = Date.now();
-    const result = await runMeasured(process.execPath, args, { env: { XDG_CACHE_HOME: cacheHome } });
-    const wallMs = Date.now() - started;
-    if (result.code !== 0) throw new Error(`${build}: airlift load exited with ${result.code}\n${result.stderr.slice(-2000)}`);
-    return { wallMs, scansMs: phaseStart(result.stderr, 'planning', started), peakRssKiB: result.peakRssKiB, cpuMs: result.cpuMs };
-  } finally {
-    await rm(cacheHome, { recursive: true, force: true });
-    await registry.stop();
-  }
+  return withRegistry(async (registry) => {
+    const cacheHome = await mkdtemp(join(tmpdir(), 'airlift-ab-cache-'));
+    try {
+      const cli = join(dir!, 'dist/src/cli/airlift.cjs');
+      const args = [cli, 'load', '--registry', registry.host, '--plain-http', ...(flags ? flags.split(' ') : []), ...bundles];
+      const started = Date.now();
+      const result = await runMeasured(process.execPath, args, { env: { XDG_CACHE_HOME: cacheHome } });
+      const wallMs = Date.now() - started;
+      if (result.code !== 0) throw new Error(`${build}: airlift load exited with ${result.code}\n${result.stderr.slice(-2000)}`);
+      return { wallMs, scansMs: phaseStart(result.stderr, 'planning', started), peakRssKiB: result.peakRssKiB, cpuMs: result.cpuMs };
+    } finally {
+      await rm(cacheHome, { recursive: true, force: true });
+    }
+  });
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);

@@ -72,6 +72,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
 }
 
 /** JSON is valid YAML, so the config is written with JSON.stringify. */
+/** Runs `fn` against a fresh registry, stopped (and its files removed) afterwards. */
+export async function withRegistry<T>(fn: (registry: Registry) => Promise<T>, opts: RegistryOptions = {}): Promise<T> {
+  const registry = await startRegistry(opts);
+  try {
+    return await fn(registry);
+  } finally {
+    await registry.stop();
+  }
+}
+
 async function writeConfig(workDir: string, dataDir: string, addr: string, opts: RegistryOptions): Promise<string> {
   const http: Record<string, unknown> = {
     addr,

@@ -33,9 +33,10 @@ export type Scanner = (source: ArchiveSource, onRawBytes?: (n: number) => void) 
 
 /**
  * Reads a file body the scan does not keep (a layer, mostly), the first time its name comes:
- * a scan that spools layers on the way (load/early-spool.ts). Bodies it leaves are skipped.
+ * a scan that spools layers on the way (load/early-spool.ts). `head` is the body's first bytes,
+ * which the scan has read already (the body still holds them). Bodies it leaves are skipped.
  */
-export type OtherBody = (entry: { name: string; size: number }, body: Readable) => Promise<void>;
+export type OtherBody = (entry: { name: string; size: number; head: Buffer }, body: Readable) => Promise<void>;
 
 export async function scanArchive(
   source: ArchiveSource,
@@ -73,7 +74,7 @@ export async function scanArchive(
         if (entry.type === 'file' && entry.size > 0) {
           const { head, document } = await readHeadAndJson(body, entry.size <= metadataCap);
           contents.heads.set(entry.name, head);
-          if (!document) return first ? onOtherBody?.({ name: entry.name, size: entry.size }, body) : undefined;
+          if (!document) return first ? onOtherBody?.({ name: entry.name, size: entry.size, head }, body) : undefined;
           kept += document.length;
           if (kept > metadataTotalCap) {
             throw new ArchiveError(
@@ -112,7 +113,7 @@ async function readHeadAndJson(body: Readable, mayBeDocument: boolean): Promise<
 }
 
 /** The body's first chunk, put back in front of the rest (the body is left paused); undefined when empty. */
-export function firstChunk(body: Readable): Promise<Buffer | undefined> {
+function firstChunk(body: Readable): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const onData = (chunk: Buffer) => {
       body.pause();
@@ -125,7 +126,7 @@ export function firstChunk(body: Readable): Promise<Buffer | undefined> {
   });
 }
 
-export const looksLikeJson = (chunk: Buffer): boolean => {
+const looksLikeJson = (chunk: Buffer): boolean => {
   const first = chunk.subarray(0, 64).toString('latin1').trimStart()[0];
   return first === '{' || first === '[';
 };

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { readEntries } from '../archive/entries.js';
 import { ArchiveError } from '../archive/errors.js';
 import { compressionOf } from '../archive/open.js';
-import { firstChunk, type OtherBody, scanArchive } from '../archive/scan.js';
+import { type OtherBody, scanArchive } from '../archive/scan.js';
 import { spoolBlob, type SpoolResult } from './compress.js';
 import type { ReadRequest, ScanRequest, SpoolJob, SpoolRequest, ToWorker, WorkerMessage } from './archive-reader.js';
 import { RingSlots, RingWriter } from './shared-hash.js';
@@ -60,11 +60,9 @@ async function scan({ source, speculation }: ScanRequest): Promise<void> {
   // already: speculating on it would compress it all again for nothing.
   const known = new Set<string>(speculation.known);
   const layers = { known: 0, new: 0 };
-  const onOtherBody: OtherBody = async ({ name: entry, size }, body) => {
+  const onOtherBody: OtherBody = async ({ name: entry, size, head }, body) => {
     // OCI layouts name layers by their diff_id.
     if (layers.known > layers.new || known.has(`sha256:${basename(entry)}`)) return;
-    const head = await firstChunk(body);
-    if (!head) return;
     const compression = compressionOf(head) ? undefined : speculation.compression;
     // A tar is at least its two closing 512-byte blocks: smaller files (a legacy save's VERSION) are no layers.
     if (compression && size < 1024) return;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { archName } from '../bundle-gen.js';
 import { startDockerd, type Dockerd } from '../dockerd.js';
 import { has } from '../process.js';
-import { startRegistry, type Registry } from '../registry.js';
+import { type Registry, withRegistry } from '../registry.js';
 import type { Bundle } from './bundles.js';
 import { type Measurement, megabytes, processUsage, runMeasured, Tally, timed } from './measure.js';
 import { verifyIndexes } from './verify.js';
@@ -209,14 +209,5 @@ async function startDockerdFor(registryHost: string): Promise<{ dockerd: Dockerd
   } catch {
     const dockerd = await startDockerd({ storageDriver: 'vfs', insecureRegistries });
     return dockerd && { dockerd, storageDriver: 'vfs' };
-  }
-}
-
-async function withRegistry<T>(fn: (registry: Registry) => Promise<T>): Promise<T> {
-  const registry = await startRegistry();
-  try {
-    return await fn(registry);
-  } finally {
-    await registry.stop();
   }
 }
