@@ -47,10 +47,26 @@ async function loadWith(namespace: string, faults: FaultRule[], options: Partial
     ...options,
   });
   const uploaded = events.flatMap((e) => (e.type === 'blob' && e.action === 'uploaded' ? [e.size] : []));
-  return { result, uploadedOnce: uploaded.reduce((a, b) => a + b, 0) };
+  return { result, events, uploadedOnce: uploaded.reduce((a, b) => a + b, 0) };
 }
 
 const patches = () => proxy.log.filter((r) => r.method === 'PATCH');
+
+test("a tag is pushed as soon as its own layers are in place, while another tag's layer still uploads", async () => {
+  const mixed = await writeTestBundle(await tempDir('airlift-faults-'), 'mixed', [
+    { repoTag: 'test/quick:1', kib: 16 },
+    { repoTag: 'test/slow:1', kib: 1024 },
+  ]);
+  // The large layer crawls for ~2 s; the small one goes in a single PUT, at full speed.
+  const { result, events } = await loadWith('early', [{ method: 'PATCH', minBytes: 512 * 1024, fault: { bytesPerSecond: 512 * 1024 } }], {
+    archives: [mixed],
+  });
+  expect(result.failures).toEqual([]);
+  const tagged = events.findIndex((e) => e.type === 'tag' && e.target.endsWith('/early/test/quick:1'));
+  const slowLayer = events.findIndex((e) => e.type === 'layer' && e.size > 1024 * 1024);
+  expect(tagged).toBeGreaterThanOrEqual(0);
+  expect(slowLayer).toBeGreaterThan(tagged);
+});
 
 test('connections reset mid-body are retried in new sessions, and the bytes sent again are counted', async () => {
   const { result, uploadedOnce } = await loadWith('resets', [

@@ -33,18 +33,47 @@ export interface LayerContext extends BlobPlacement {
 
 export type LayerOutcome = { descriptor: Descriptor } | { error: string };
 
+/** The run's layer outcomes, filled in as layers settle, so that a tag can go once its own layers have. */
+export class LayerOutcomes {
+  private readonly outcomes = new Map<Digest, LayerOutcome>();
+  private readonly waiting = new Map<Digest, Array<() => void>>();
+
+  get(key: Digest): LayerOutcome | undefined {
+    return this.outcomes.get(key);
+  }
+
+  has(key: Digest): boolean {
+    return this.outcomes.has(key);
+  }
+
+  set(key: Digest, outcome: LayerOutcome): void {
+    this.outcomes.set(key, outcome);
+    for (const resolve of this.waiting.get(key) ?? []) resolve();
+    this.waiting.delete(key);
+  }
+
+  /** Resolves once every one of `keys` has an outcome. */
+  async settled(keys: Digest[]): Promise<void> {
+    for (const key of keys) {
+      if (this.outcomes.has(key)) continue;
+      await new Promise<void>((resolve) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), resolve]));
+    }
+  }
+}
+
 type Settle = (layer: LayerPlan, outcome: LayerOutcome) => void;
 
 const uploadRings = new UploadRings();
 
 export const cacheKey = ({ algorithm, level }: CompressionChoice): string => `${algorithm}-${level}`;
 
+/** Publishes `layers`, settling each in `outcomes` as soon as it is in place (or has failed). */
 export async function publishLayers(
   ctx: LayerContext,
   archives: ScannedArchive[],
   layers: Map<Digest, LayerPlan>,
-): Promise<Map<Digest, LayerOutcome>> {
-  const outcomes = new Map<Digest, LayerOutcome>();
+  outcomes: LayerOutcomes,
+): Promise<void> {
   const settle: Settle = (layer, outcome) => {
     outcomes.set(layer.key, outcome);
     ctx.emit({ type: 'layer', key: layer.key, size: layer.source.size, ok: 'descriptor' in outcome });
@@ -118,7 +147,6 @@ export async function publishLayers(
     }),
   );
   await Promise.all([...pending, discarded]);
-  return outcomes;
 }
 
 /** The blob's descriptor when it is known without reading the layer (also what `--dry-run` looks up). */

@@ -17,7 +17,7 @@ import { type ConnectionSettings, resolveConnection } from '../registry/connecti
 import { BlobInfoCache, defaultCacheDir } from './blob-cache.js';
 import { type EventSink, type LoadEvent, type WarningLog, warningLog } from './events.js';
 import { type CompressionChoice, defaultLevels } from './compress.js';
-import { cacheKey, publishLayers } from './layers.js';
+import { cacheKey, LayerOutcomes, publishLayers } from './layers.js';
 import { limiter } from './limit.js';
 import { buildPlan, type Failure, type Plan } from './plan.js';
 import { checkPlatforms, declaredArchs, type PlatformSource } from './platform-check.js';
@@ -187,7 +187,8 @@ async function planAndPublish(
   emit({ type: 'phase', phase: 'uploading' });
   const placement = { client, emit, onUploaded: (n: number) => (bytesUploaded += n) };
   const concurrency = options.concurrency ?? defaultLoadConcurrency;
-  const layers = await publishLayers(
+  const layers = new LayerOutcomes();
+  const layersPublished = publishLayers(
     {
       ...placement,
       cache,
@@ -200,9 +201,11 @@ async function planAndPublish(
     },
     plan.archives,
     plan.layers,
-  );
-  await cache.save().catch((err: Error) => warn(`cannot save the blob-info cache: ${err.message}`));
-  emit({ type: 'phase', phase: 'verifying' });
+    layers,
+  ).then(async () => {
+    await cache.save().catch((err: Error) => warn(`cannot save the blob-info cache: ${err.message}`));
+    emit({ type: 'phase', phase: 'verifying' });
+  });
   const images: PublishedImage[] = [];
   const fail = (target: string, err: unknown) => {
     failures.push({ target, message: (err as Error).message });
@@ -210,6 +213,7 @@ async function planAndPublish(
   };
   // With --fail-fast a bad layer stops the run before any tag is touched.
   if (options.failFast) {
+    await layersPublished;
     for (const tag of plan.tags) {
       try {
         tagLayers(tag, layers);
@@ -219,10 +223,14 @@ async function planAndPublish(
       }
     }
   }
+  // Otherwise a tag goes as soon as its own layers are in place: its requests, mostly small
+  // round trips, then overlap the uploads of the other tags' layers.
   const perTag = limiter(concurrency);
   await Promise.all(
-    plan.tags.map((tag) =>
-      perTag(async () => {
+    plan.tags.map(async (tag) => {
+      const keys = tag.images.flatMap((image) => image.source.layers.map(layerKey));
+      await Promise.race([layers.settled(keys), layersPublished]);
+      await perTag(async () => {
         if (options.failFast && failures.length) {
           if (!failures.some((f) => f.target === tag.targetName)) {
             fail(tag.targetName, new Error('not attempted: --fail-fast stopped the run at the first failure'));
@@ -241,8 +249,9 @@ async function planAndPublish(
         } catch (err) {
           fail(tag.targetName, err);
         }
-      }),
-    ),
+      });
+    }),
   );
+  await layersPublished;
   return result(images, bytesUploaded);
 }

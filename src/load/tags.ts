@@ -12,7 +12,7 @@ import { formatMediaTypes, layerTypeIn, type ManifestFormat, manifestFormatOf } 
 import { archTagNames, formatPlatform, normalizePlatform, type Platform } from '../oci/platform.js';
 import { formatReference, type Reference } from '../oci/reference.js';
 import { type BlobPlacement, placeBlob } from './blobs.js';
-import type { LayerOutcome } from './layers.js';
+import type { LayerOutcomes } from './layers.js';
 import type { TagPlan } from './plan.js';
 import { currentEntries, indexEntries, readBackProblem, verifyImage } from './verify.js';
 
@@ -44,7 +44,7 @@ export class TagError extends Error {}
 export async function publishTag(
   ctx: BlobPlacement,
   tag: TagPlan,
-  layers: Map<Digest, LayerOutcome>,
+  layers: LayerOutcomes,
   options: PublishOptions = {},
 ): Promise<PublishedImage> {
   // Every image of the tag must have all its layers before any of its manifests is pushed.
@@ -106,7 +106,7 @@ export async function publishTag(
 }
 
 /** The layers of each of the tag's images as published; a layer that failed throws, naming image and layer. */
-export function tagLayers(tag: TagPlan, layers: Map<Digest, LayerOutcome>): Descriptor[][] {
+export function tagLayers(tag: TagPlan, layers: LayerOutcomes): Descriptor[][] {
   return tag.images.map((image) =>
     image.source.layers.map((layer) => {
       const outcome = layers.get(layerKey(layer));
