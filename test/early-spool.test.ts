@@ -108,6 +108,44 @@ test('jobs the scan did not spool as asked are left for a second pass; blobs no 
   expect(await readdir(spoolDir)).toEqual([handed.get(asked.entry)!.file.split('/').pop()]);
 });
 
+test('a layer several archives hold under one name is spooled by one scan only, and read from the archive that spooled it', async () => {
+  const spoolDir = await tempDir('airlift-early-');
+  const early = await EarlySpools.open(spoolDir, gzip1, { filtered: false, onNotice: () => {}, known: [] });
+  const files = ['amd64', 'arm64', 'arm'].map((arch) => fixture(`k3s-airgap-images-${arch}.tar.gz`));
+  // Scanned at once, as a load scans a kit.
+  const archives = await Promise.all(files.map((file) => readArchive({ path: file, file }, undefined, early.scanner(scanArchive))));
+  const sameIn = (archive: ScannedArchive, layer: SourceLayer) =>
+    layersOf(archive).find((other) => other.entry === layer.entry && other.size === layer.size);
+  // The fixtures' CA layer is the same on every arch, under the same name.
+  const shared = layersOf(archives[0]!).filter((layer) => archives.every((archive) => sameIn(archive, layer)));
+  expect(shared).not.toEqual([]);
+  for (const layer of shared) {
+    const plans = archives.map((archive) => ({
+      key: layerKey(layer),
+      archive: archive.path,
+      source: sameIn(archive, layer)!,
+      repositories: ['r'],
+    }));
+    expect(new Set(plans.map((plan) => early.relocated(plan, archives).archive)).size).toBe(1);
+  }
+  const holders = (layer: SourceLayer) =>
+    archives.filter(
+      (archive) =>
+        early.relocated({ key: layerKey(layer), archive: archive.path, source: layer, repositories: ['r'] }, archives).archive ===
+        archive.path,
+    );
+  expect(shared.map((layer) => holders(layer).length)).toEqual(shared.map(() => 1));
+  const holder = new Map(shared.map((layer) => [layer.entry, holders(layer)[0]!]));
+  const blobs = new Map(archives.map((archive) => [archive.path, early.take(archive.path)!]));
+  for (const archive of archives) {
+    for (const layer of layersOf(archive)) {
+      // Each archive spooled its own layers, and the shared ones only where they are read from.
+      const spooledHere = (holder.get(layer.entry) ?? archive) === archive;
+      expect(blobs.get(archive.path)!.unspooled(jobsFor(spoolDir, [layer]))).toHaveLength(spooledHere ? 0 : 1);
+    }
+  }
+});
+
 test('an OCI layout layer named by a diff_id this machine compressed before is not spooled on a guess', async () => {
   const file = await gzipped(await tempDir('airlift-early-'), 'docker25-airgap-images-amd64.tar');
   const all = layersOf((await scanned(file)).archive);

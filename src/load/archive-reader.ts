@@ -59,8 +59,8 @@ export interface SpoolRequest {
 
 export type ReadRequest = ScanRequest | SpoolRequest;
 
-/** Main thread to worker: carry on after a spooled blob, or a slot is hashed. */
-export type ToWorker = 'go on' | { type: 'hashed'; slot: number };
+/** Main thread to worker: carry on after a spooled blob, a slot is hashed, or the answer to a claim. */
+export type ToWorker = 'go on' | { type: 'hashed'; slot: number } | { type: 'claim'; granted: boolean };
 
 export type WorkerMessage =
   | { type: 'read'; bytes: number }
@@ -68,6 +68,8 @@ export type WorkerMessage =
   | SlotFilled
   /** Without a digest, the blob's is that of the slots hashed since the last one. */
   | { type: 'spooled'; entry: string; blob: SpoolResult }
+  /** May the scan spool this entry, or is another archive's scan spooling the same one? */
+  | { type: 'claim'; entry: string; size: number }
   | { type: 'done' }
   | { type: 'failed'; archive?: string; reason: string };
 
@@ -98,12 +100,15 @@ export const scanInWorker: Scanner = (source, onRawBytes = () => {}) =>
 
 type OnSpooled = (entry: string, blob: SpooledBlob) => Promise<void>;
 
-/** `scanArchive` in a worker thread that also spools what may be a layer, handing each blob to `onSpooled` as it is written. */
+/**
+ * `scanArchive` in a worker thread that also spools what may be a layer, handing each blob to
+ * `onSpooled` as it is written. It spools only the entries `claim` grants it.
+ */
 export function scanAndSpoolInWorker(
   source: ArchiveSource,
   onRawBytes: (n: number) => void,
   speculation: Omit<Speculation, 'ring'>,
-  onSpooled: OnSpooled,
+  { claim, onSpooled }: { claim: (entry: string, size: number) => boolean; onSpooled: OnSpooled },
 ): Promise<ArchiveContents> {
   const ring = newRing();
   const spooled = spooledBlobs(ring, onSpooled);
@@ -112,6 +117,8 @@ export function scanAndSpoolInWorker(
     onRawBytes,
     (message, finish, fail, worker) => {
       if (message.type === 'scanned') finish(withBuffers(message.contents));
+      else if (message.type === 'claim')
+        worker.postMessage({ type: 'claim', granted: claim(message.entry, message.size) } satisfies ToWorker);
       else spooled(message, fail, worker);
     },
   );

@@ -31,13 +31,21 @@ const onRawBytes = (bytes: number) => {
 function spooler(ring: SharedArrayBuffer) {
   const slots = new RingSlots(ring);
   let goOn = () => {};
+  let answer = (_granted: boolean) => {};
   const onMessage = (message: ToWorker) => {
     if (message === 'go on') goOn();
+    else if (message.type === 'claim') answer(message.granted);
     else slots.release(message.slot);
   };
   port.on('message', onMessage);
   return {
     close: () => port.off('message', onMessage),
+    /** Whether this scan is the one to spool the entry: another archive's may hold the same layer, under the same name. */
+    claim: (entry: string, size: number): Promise<boolean> => {
+      const granted = new Promise<boolean>((resolve) => (answer = resolve));
+      post({ type: 'claim', entry, size });
+      return granted;
+    },
     spool: async (job: SpoolJob, body: Readable): Promise<SpoolResult> => {
       // Each byte spooled leaves inflated, blocked and compressed buffers behind: collect by these bytes, not the fewer raw ones.
       body.on('data', (chunk: Buffer) => streamedBytes(chunk.length));
@@ -52,7 +60,7 @@ function spooler(ring: SharedArrayBuffer) {
 
 async function scan({ source, speculation }: ScanRequest): Promise<void> {
   if (!speculation) return post({ type: 'scanned', contents: await scanArchive(source, onRawBytes) });
-  const { spool, close } = spooler(speculation.ring);
+  const { claim, spool, close } = spooler(speculation.ring);
   let spooled = 0;
   /** A file system error of spooling (a full disk): the archive itself may be fine. */
   let spoolFailure: Error | undefined;
@@ -66,6 +74,7 @@ async function scan({ source, speculation }: ScanRequest): Promise<void> {
     const compression = compressionOf(head) ? undefined : speculation.compression;
     // A tar is at least its two closing 512-byte blocks: smaller files (a legacy save's VERSION) are no layers.
     if (compression && size < 1024) return;
+    if (!(await claim(entry, size))) return;
     try {
       const blob = await spool({ entry, file: `${speculation.filePrefix}${spooled++}`, compression }, body);
       if (compression) layers[known.has(blob.inputDigest) ? 'known' : 'new']++;

@@ -10,12 +10,14 @@
 import { rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArchiveError } from '../archive/errors.js';
+import { layerKey, type ScannedArchive } from '../archive/model.js';
 import { type ArchiveSource, detectCompression } from '../archive/open.js';
 import type { Scanner } from '../archive/scan.js';
 import type { Digest } from '../oci/digest.js';
 import { formatBytes } from '../progress/format.js';
 import { scanAndSpoolInWorker, type SpoolJob } from './archive-reader.js';
 import type { CompressionChoice, SpooledBlob } from './compress.js';
+import type { LayerPlan } from './plan.js';
 
 /** What a compressed archive's layers may spool to, per byte of archive (see `spoolSizeBound`). */
 const spoolRatio = { gzip: 2, zstd: 4 };
@@ -24,6 +26,12 @@ const keepFree = 1024 * 1024 * 1024;
 
 export class EarlySpools {
   private readonly spooled = new Map<string, EarlyBlobs>();
+  /**
+   * The entries some scan spools, by size and name. A layer several per-arch archives hold (one
+   * that is the same on every arch) has the same name in each: one scan compresses it, the
+   * others skip it, and the plan reads it from the archive that spooled it (`relocated`).
+   */
+  private readonly claimed = new Set<string>();
   /** Scans started so far, which name their spool files apart. */
   private started = 0;
 
@@ -73,7 +81,10 @@ export class EarlySpools {
         onRawBytes(n);
       };
       try {
-        return await scanAndSpoolInWorker(source, counted, speculation, async (entry, blob) => blobs.add(entry, blob));
+        return await scanAndSpoolInWorker(source, counted, speculation, {
+          claim: (entry, size) => !this.claimed.has(`${size} ${entry}`) && Boolean(this.claimed.add(`${size} ${entry}`)),
+          onSpooled: async (entry, blob) => blobs.add(entry, blob),
+        });
       } catch (err) {
         this.spooled.delete(source.path);
         await blobs.discard();
@@ -84,6 +95,23 @@ export class EarlySpools {
         return scan(source, onRawBytes);
       }
     };
+  }
+
+  /**
+   * The layer as read from another archive when that archive's scan spooled it and the planned
+   * one's did not (it skipped an entry another scan claimed): the same content, by its digest.
+   */
+  relocated(layer: LayerPlan, archives: ScannedArchive[]): LayerPlan {
+    if (this.spooled.get(layer.archive)?.has(layer.source.entry)) return layer;
+    for (const [path, blobs] of this.spooled) {
+      if (!blobs.holds(layer.key)) continue;
+      const source = archives
+        .find((archive) => archive.path === path)
+        ?.images.flatMap((image) => image.layers)
+        .find((other) => layerKey(other) === layer.key);
+      if (source) return { ...layer, archive: path, source };
+    }
+    return layer;
   }
 
   /** What the scan of this archive spooled, if anything: then the caller's to use or discard. */
@@ -123,6 +151,15 @@ export class EarlyBlobs {
 
   add(entry: string, blob: SpooledBlob): void {
     this.blobs.set(entry, blob);
+  }
+
+  has(entry: string): boolean {
+    return this.blobs.has(entry);
+  }
+
+  /** Whether a blob read as this content (a diffID, or an original blob's digest) is here. */
+  holds(inputDigest: Digest): boolean {
+    return [...this.blobs.values()].some((blob) => blob.inputDigest === inputDigest);
   }
 
   /** The jobs these blobs do not do: entries not spooled, or spooled otherwise than the job asks. */

@@ -93,7 +93,8 @@ export async function publishLayers(
   const uploads = limiter(ctx.concurrency);
   const pending = new Set<Promise<void>>();
   const byArchive = new Map<string, LayerPlan[]>();
-  for (const layer of toRead) {
+  for (const planned of toRead) {
+    const layer = ctx.early?.relocated(planned, archives) ?? planned;
     if (!byArchive.has(layer.archive)) byArchive.set(layer.archive, []);
     byArchive.get(layer.archive)!.push(layer);
   }
