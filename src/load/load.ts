@@ -172,7 +172,9 @@ async function planAndPublish(
   { messages: runWarnings, warn }: WarningLog,
 ): Promise<LoadResult> {
   const emit = options.onEvent ?? (() => {});
-  const plan = await planLoad(options, spoolDir, emit, early.scanner(scanInWorker));
+  const planned = planLoad(options, spoolDir, emit, early.scanner(scanInWorker));
+  client.prepare();
+  const plan = await planned;
   const failures = [...plan.failures];
   const result = (images: PublishedImage[], bytesUploaded: number): LoadResult => ({
     images: images.sort((a, b) => a.target.localeCompare(b.target)),

@@ -6,10 +6,11 @@
  * cached token drops it and fetches a new one, so tokens that expire during a long upload
  * do not fail it.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Credentials } from './credentials.js';
 import { RegistryError } from './errors.js';
 import type { FlagNamer } from './flags.js';
+import { undici } from './undici.js';
 
 interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -33,7 +34,7 @@ export class Authenticator {
 
   constructor(
     private readonly host: string,
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: () => Promise<Dispatcher>,
     private readonly credentials: Credentials | undefined,
     private readonly flag: FlagNamer,
   ) {}
@@ -117,7 +118,8 @@ export class Authenticator {
   }
 
   /** GET with Basic credentials (or none), or the OAuth2 refresh-token POST for an identity token. */
-  private requestToken(url: URL, service: string | undefined, scopes: string[]): Promise<Dispatcher.ResponseData> {
+  private async requestToken(url: URL, service: string | undefined, scopes: string[]): Promise<Dispatcher.ResponseData> {
+    const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher()]);
     const identityToken = this.credentials?.identityToken;
     if (identityToken) {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'airlift' });
@@ -127,14 +129,14 @@ export class Authenticator {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
-        dispatcher: this.dispatcher,
+        dispatcher,
       });
     }
     if (service) url.searchParams.set('service', service);
     for (const scope of scopes) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = this.basic();
-    return request(url, { headers, dispatcher: this.dispatcher });
+    return request(url, { headers, dispatcher });
   }
 }
 

@@ -37,6 +37,11 @@ export class RegistryClient {
     this.uploader = new Uploader(this.transport, options);
   }
 
+  /** Loads the HTTP client ahead of the first request: meanwhile, a load reads its archives. */
+  prepare(): void {
+    this.transport.prepare();
+  }
+
   async close(): Promise<void> {
     await this.transport.close();
   }

@@ -7,11 +7,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { Authenticator } from './auth.js';
 import type { Credentials } from './credentials.js';
 import { connectionError, RegistryError } from './errors.js';
 import { type FlagNamer, flagNamer } from './flags.js';
+import { undici } from './undici.js';
 import type { TlsOptions } from './tls.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -72,7 +73,8 @@ export class Transport {
   private readonly plainHttp: boolean;
   private readonly timeoutMs: number;
   readonly flag: FlagNamer;
-  private readonly dispatcher: Agent;
+  private readonly tls: TlsOptions | undefined;
+  private agent: Promise<Agent> | undefined;
   private readonly auth: Authenticator;
 
   constructor(options: TransportOptions) {
@@ -82,12 +84,22 @@ export class Transport {
     this.retries = options.retries ?? defaultRetries;
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     this.flag = options.flag ?? flagNamer();
-    this.dispatcher = new Agent({ connect: options.tls ?? { rejectUnauthorized: true }, keepAliveTimeout: 30_000 });
-    this.auth = new Authenticator(options.host, this.dispatcher, options.credentials, this.flag);
+    this.tls = options.tls;
+    this.auth = new Authenticator(options.host, () => this.dispatcher(), options.credentials, this.flag);
+  }
+
+  /** Loads the HTTP client ahead of the first request. */
+  prepare(): void {
+    void this.dispatcher().catch(() => {}); // a failure shows at the first request
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.agent) await (await this.agent).close();
+  }
+
+  private dispatcher(): Promise<Agent> {
+    this.agent ??= undici().then(({ Agent }) => new Agent({ connect: this.tls ?? { rejectUnauthorized: true }, keepAliveTimeout: 30_000 }));
+    return this.agent;
   }
 
   /** The absolute URL of a path or of a Location header, which may be relative. */
@@ -126,6 +138,7 @@ export class Transport {
     const authorization = await this.auth.header(call.scopes);
     if (authorization) headers.authorization = authorization;
     let url = call.url.startsWith('/') ? this.base + call.url : call.url;
+    const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher()]);
     for (let hops = 0; ; hops++) {
       const abort = new AbortController();
       const res = await request(url, {
@@ -133,7 +146,7 @@ export class Transport {
         headers,
         body: call.body && this.watched(call.body(), abort, call.onBodyBytes),
         signal: abort.signal,
-        dispatcher: this.dispatcher,
+        dispatcher,
         headersTimeout: Math.max(this.timeoutMs, call.responseTimeoutMs ?? 0),
         bodyTimeout: this.timeoutMs,
       });
