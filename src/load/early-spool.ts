@@ -82,7 +82,7 @@ export class EarlySpools {
       };
       try {
         return await scanAndSpoolInWorker(source, counted, speculation, {
-          claim: (entry, size) => !this.claimed.has(`${size} ${entry}`) && Boolean(this.claimed.add(`${size} ${entry}`)),
+          claim: (entry, size) => this.claim(entry, size),
           onSpooled: async (entry, blob) => blobs.add(entry, blob),
         });
       } catch (err) {
@@ -95,6 +95,14 @@ export class EarlySpools {
         return scan(source, onRawBytes);
       }
     };
+  }
+
+  /** Whether the asking scan is the first to spool an entry of this name and size. */
+  private claim(entry: string, size: number): boolean {
+    const key = `${size} ${entry}`;
+    if (this.claimed.has(key)) return false;
+    this.claimed.add(key);
+    return true;
   }
 
   /**
