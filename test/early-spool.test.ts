@@ -23,6 +23,8 @@ import { type TestImage, writeTestBundle } from './helpers/bundles.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { bytesReadByThisProcess, bytesWrittenByThisProcess, packed } from './helpers/tar.js';
 import { tempDir } from './helpers/tools.js';
+import { readTarItems, type TarItem, writeTarItems } from './helpers/bad-bundles.js';
+import type { LoadEvent } from '../src/load/events.js';
 
 const gzip1: CompressionChoice = { algorithm: 'gzip', level: 1 };
 const MiB = 1024 * 1024;
@@ -229,6 +231,43 @@ describe('a load', () => {
     // a second pass over the archive would add 16 MiB more.
     expect(read).toBeGreaterThan(size);
     expect(read).toBeLessThan(size + 16 * MiB + 8 * MiB);
+  });
+
+  test('two archives holding different layers under one name and size: each is loaded as its own (the second read again for it)', async () => {
+    const dir = await tempDir('airlift-early-');
+    const [x, y] = await Promise.all(
+      ['x', 'y'].map(async (name) => readTarItems(await writeTestBundle(dir, name, [{ repoTag: `early/${name}:1`, kib: 256 }]))),
+    );
+    const topLayer = (items: TarItem[]) => {
+      const [manifest] = JSON.parse(items.find((item) => item.header.name === 'manifest.json')!.body.toString()) as Array<{
+        Layers: string[];
+      }>;
+      return manifest!.Layers.at(-1)!;
+    };
+    const size = (items: TarItem[], name: string) => items.find((item) => item.header.name === name)!.body.length;
+    expect(size(y, topLayer(y))).toBe(size(x, topLayer(x)));
+    // y's random layer (a different one) under the name x's has, in y's manifest too.
+    const [idX, idY] = [topLayer(x), topLayer(y)].map((layer) => layer.split('/')[0]!) as [string, string];
+    const renamed = y.map(({ header, body }) => ({
+      header: { ...header, name: header.name.replaceAll(idY, idX), linkname: header.linkname?.replaceAll(idY, idX) },
+      body: header.name.endsWith('layer.tar') ? body : Buffer.from(body.toString('latin1').replaceAll(idY, idX), 'latin1'),
+    }));
+    const [fileX, fileY] = [join(dir, 'x.tar.gz'), join(dir, 'y.tar.gz')];
+    await writeTarItems(fileX, x, { gzip: true });
+    await writeTarItems(fileY, renamed, { gzip: true });
+    const events: LoadEvent[] = [];
+    const result = await load({
+      archives: [fileX, fileY],
+      registry: registry.host,
+      plainHttp: true,
+      cacheDir: null,
+      onEvent: (e) => events.push(e),
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.images.map((image) => image.target).sort()).toEqual([`${registry.host}/early/x:1`, `${registry.host}/early/y:1`]);
+    // One scan spooled the name; the other archive's layer, a different one, took a second pass.
+    const uploading = events.findIndex((e) => e.type === 'phase' && e.phase === 'uploading');
+    expect(events.slice(uploading).some((e) => e.type === 'read')).toBe(true);
   });
 
   test('does not compress again, on a guess, a bundle whose layers it compressed before (a re-copied bundle: the scan cache misses)', async () => {
