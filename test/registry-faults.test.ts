@@ -68,6 +68,17 @@ test("a tag is pushed as soon as its own layers are in place, while another tag'
   expect(slowLayer).toBeGreaterThan(tagged);
 });
 
+test('the index goes up without a HEAD of its tag: the read that merges with what the tag holds says whether it changes', async () => {
+  const tagRequests = () => proxy.log.filter((r) => /\/manifests\/1$/.test(r.url)).map((r) => r.method);
+  const first = await loadWith('indexhead', []);
+  expect(first.result.failures).toEqual([]);
+  expect(tagRequests()).not.toContain('HEAD');
+  expect(tagRequests().filter((method) => method === 'PUT')).toHaveLength(1);
+  const again = await loadWith('indexhead', []);
+  expect(again.result.failures).toEqual([]);
+  expect(tagRequests()).not.toContain('PUT');
+});
+
 test('connections reset mid-body are retried in new sessions, and the bytes sent again are counted', async () => {
   const { result, uploadedOnce } = await loadWith('resets', [
     { method: 'PATCH', minBytes: 200_000, times: 2, fault: { resetAfterBytes: 100_000 } },

@@ -49,7 +49,9 @@ export async function publishTag(
 ): Promise<PublishedImage> {
   // Every image of the tag must have all its layers before any of its manifests is pushed.
   const layerLists = tagLayers(tag, layers);
-  const others = options.replace ? [] : await keptEntries(ctx, tag, options.onWarning);
+  // What the tag holds now: its entries for other platforms are kept, and its digest says whether the new index changes it.
+  const held = options.replace ? undefined : await heldByTag(ctx, tag, options.onWarning);
+  const others = held?.others ?? [];
   const format = tagFormat(tag, others, options.format);
   const manifests = tag.images.map(({ source }, i) => source.manifest ?? buildManifest(source, layerLists[i]!, format));
   // The tag's images one after another would cost a round trip per step and image.
@@ -83,7 +85,8 @@ export async function publishTag(
   const indexPlatforms = entries.map((e) => e.platform!);
   const archTargets = options.archTags ? archTagTargets(tag, indexPlatforms, manifests.length) : undefined;
   const index = upstream ?? imageIndex(entries, format);
-  await ctx.client.pushManifest(tag.repository, tag.target.tag!, index);
+  if (!held) await ctx.client.pushManifest(tag.repository, tag.target.tag!, index);
+  else if (held.digest !== index.digest) await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   // After the index, so that a per-arch tag never names a manifest the index lacks.
   for (const [i, target] of (archTargets ?? []).entries()) await ctx.client.pushManifest(tag.repository, target.tag!, manifests[i]!);
@@ -175,16 +178,21 @@ export function archTagTargets(tag: TagPlan, indexPlatforms: Platform[], count: 
 }
 
 /**
- * Entries of what the tag holds now for platforms this run does not bring, so that loading
- * amd64 today and arm64 tomorrow ends with both.
+ * What the tag holds now: its digest (none when the tag does not exist), and its entries for
+ * platforms this run does not bring, so that loading amd64 today and arm64 tomorrow ends with both.
  */
-async function keptEntries(ctx: BlobPlacement, tag: TagPlan, onWarning?: (message: string) => void): Promise<Descriptor[]> {
+async function heldByTag(
+  ctx: BlobPlacement,
+  tag: TagPlan,
+  onWarning?: (message: string) => void,
+): Promise<{ digest?: Digest; others: Descriptor[] }> {
   const existing = await currentEntries(ctx.client, tag.repository, tag.target.tag!);
-  if (!existing) return [];
+  if (!existing) return { others: [] };
   const warning = unusableEntriesWarning(tag, existing);
   if (warning) onWarning?.(warning);
   const ourPlatforms = new Set(tag.images.map((image) => image.platform));
-  return existing.entries.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
+  const others = existing.entries.filter((entry) => !ourPlatforms.has(formatPlatform(normalizePlatform(entry.platform!))));
+  return { digest: existing.manifest.digest, others };
 }
 
 /** What a load (and its dry run) says when the index the tag holds has entries it cannot keep. */
