@@ -11,12 +11,12 @@
  * scan (the "planning" progress line: the start-up and scans before it, uploads and tags
  * after), its peak RSS and CPU time; then the means, and B's against A's.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { assertGnuTime, runMeasured } from './lib/bench/measure.js';
+import { tempDir } from './lib/process.js';
 import { withRegistry } from './lib/registry.js';
 
 interface Run {
@@ -37,7 +37,7 @@ function phaseStart(stderr: string, phase: string, started: number): number {
 function loadOnce(build: string, bundles: string[]): Promise<Run> {
   const [dir, flags] = build.split('#');
   return withRegistry(async (registry) => {
-    const cacheHome = await mkdtemp(join(tmpdir(), 'airlift-ab-cache-'));
+    const cacheHome = await tempDir('airlift-ab-cache-');
     try {
       const cli = join(dir!, 'dist/src/cli/airlift.cjs');
       const args = [cli, 'load', '--registry', registry.host, '--plain-http', ...(flags ? flags.split(' ') : []), ...bundles];

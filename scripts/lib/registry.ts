@@ -71,7 +71,6 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
   };
 }
 
-/** JSON is valid YAML, so the config is written with JSON.stringify. */
 /** Runs `fn` against a fresh registry, stopped (and its files removed) afterwards. */
 export async function withRegistry<T>(fn: (registry: Registry) => Promise<T>, opts: RegistryOptions = {}): Promise<T> {
   const registry = await startRegistry(opts);
@@ -82,6 +81,7 @@ export async function withRegistry<T>(fn: (registry: Registry) => Promise<T>, op
   }
 }
 
+/** JSON is valid YAML, so the config is written with JSON.stringify. */
 async function writeConfig(workDir: string, dataDir: string, addr: string, opts: RegistryOptions): Promise<string> {
   const http: Record<string, unknown> = {
     addr,

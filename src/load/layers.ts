@@ -56,7 +56,8 @@ export class LayerOutcomes {
   async settled(keys: Digest[]): Promise<void> {
     for (const key of keys) {
       if (this.outcomes.has(key)) continue;
-      await new Promise<void>((resolve) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), resolve]));
+      if (!this.waiting.has(key)) this.waiting.set(key, []);
+      await new Promise<void>((resolve) => this.waiting.get(key)!.push(resolve));
     }
   }
 }

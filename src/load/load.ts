@@ -231,6 +231,7 @@ async function planAndPublish(
   await Promise.all(
     plan.tags.map(async (tag) => {
       const keys = tag.images.flatMap((image) => image.source.layers.map(layerKey));
+      // (Or once publishing ends: a layer it left without an outcome then fails the tag, named.)
       await Promise.race([layers.settled(keys), layersPublished]);
       await perTag(async () => {
         if (options.failFast && failures.length) {

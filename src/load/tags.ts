@@ -85,8 +85,9 @@ export async function publishTag(
   const indexPlatforms = entries.map((e) => e.platform!);
   const archTargets = options.archTags ? archTagTargets(tag, indexPlatforms, manifests.length) : undefined;
   const index = upstream ?? imageIndex(entries, format);
-  if (!held) await ctx.client.pushManifest(tag.repository, tag.target.tag!, index);
-  else if (held.digest !== index.digest) await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
+  // The read above says what the tag names now; with --replace, which read nothing, a HEAD does.
+  const current = held ? held.digest : await ctx.client.manifestDigest(tag.repository, tag.target.tag!);
+  if (current !== index.digest) await ctx.client.putManifest(tag.repository, tag.target.tag!, index);
   await readBack(ctx, tag, index);
   // After the index, so that a per-arch tag never names a manifest the index lacks.
   for (const [i, target] of (archTargets ?? []).entries()) await ctx.client.pushManifest(tag.repository, target.tag!, manifests[i]!);

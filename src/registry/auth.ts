@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import type { Credentials } from './credentials.js';
 import { RegistryError } from './errors.js';
 import type { FlagNamer } from './flags.js';
-import { undici } from './undici.js';
+import type { Http } from './undici.js';
 
 interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -34,7 +34,7 @@ export class Authenticator {
 
   constructor(
     private readonly host: string,
-    private readonly dispatcher: () => Promise<Dispatcher>,
+    private readonly http: () => Promise<Http>,
     private readonly credentials: Credentials | undefined,
     private readonly flag: FlagNamer,
   ) {}
@@ -119,7 +119,7 @@ export class Authenticator {
 
   /** GET with Basic credentials (or none), or the OAuth2 refresh-token POST for an identity token. */
   private async requestToken(url: URL, service: string | undefined, scopes: string[]): Promise<Dispatcher.ResponseData> {
-    const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher()]);
+    const { request, dispatcher } = await this.http();
     const identityToken = this.credentials?.identityToken;
     if (identityToken) {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: identityToken, client_id: 'airlift' });

@@ -7,12 +7,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Agent } from 'undici';
 import { Authenticator } from './auth.js';
 import type { Credentials } from './credentials.js';
 import { connectionError, RegistryError } from './errors.js';
 import { type FlagNamer, flagNamer } from './flags.js';
-import { undici } from './undici.js';
+import { type Http, loadHttp } from './undici.js';
 import type { TlsOptions } from './tls.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -74,7 +73,7 @@ export class Transport {
   private readonly timeoutMs: number;
   readonly flag: FlagNamer;
   private readonly tls: TlsOptions | undefined;
-  private agent: Promise<Agent> | undefined;
+  private loaded: Promise<Http> | undefined;
   private readonly auth: Authenticator;
 
   constructor(options: TransportOptions) {
@@ -85,21 +84,21 @@ export class Transport {
     this.timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     this.flag = options.flag ?? flagNamer();
     this.tls = options.tls;
-    this.auth = new Authenticator(options.host, () => this.dispatcher(), options.credentials, this.flag);
+    this.auth = new Authenticator(options.host, () => this.http(), options.credentials, this.flag);
   }
 
   /** Loads the HTTP client ahead of the first request. */
   prepare(): void {
-    void this.dispatcher().catch(() => {}); // a failure shows at the first request
+    void this.http().catch(() => {}); // a failure shows at the first request
   }
 
   async close(): Promise<void> {
-    if (this.agent) await (await this.agent).close();
+    if (this.loaded) await (await this.loaded).dispatcher.close();
   }
 
-  private dispatcher(): Promise<Agent> {
-    this.agent ??= undici().then(({ Agent }) => new Agent({ connect: this.tls ?? { rejectUnauthorized: true }, keepAliveTimeout: 30_000 }));
-    return this.agent;
+  private http(): Promise<Http> {
+    this.loaded ??= loadHttp(this.tls);
+    return this.loaded;
   }
 
   /** The absolute URL of a path or of a Location header, which may be relative. */
@@ -138,7 +137,7 @@ export class Transport {
     const authorization = await this.auth.header(call.scopes);
     if (authorization) headers.authorization = authorization;
     let url = call.url.startsWith('/') ? this.base + call.url : call.url;
-    const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher()]);
+    const { request, dispatcher } = await this.http();
     for (let hops = 0; ; hops++) {
       const abort = new AbortController();
       const res = await request(url, {
